@@ -1,0 +1,1 @@
+"""AdaGRPO retraining pipeline: one sub-package per pipeline stage, plus `core`."""

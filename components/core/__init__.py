@@ -1,0 +1,1 @@
+"""Shared plumbing: typed configuration, storage, data layout, Spark sessions, progress."""

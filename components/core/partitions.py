@@ -1,0 +1,44 @@
+"""Publish protocol for partitions: write aside, then commit with a manifest marker.
+
+A partition is visible to readers only while its ``_MANIFEST.json`` exists. Publishing removes
+the marker first, swaps the data in, then writes the new marker last, so a crash at any point
+leaves either the old committed partition or no committed partition, never half of one.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from components.core.storage import Storage
+
+MANIFEST = "_MANIFEST.json"
+
+
+class PartitionNotPublished(FileNotFoundError):
+    """A stage asked for a partition that no upstream stage has committed."""
+
+
+def publish(storage: Storage, staging: str, target: str, manifest: dict[str, Any]) -> None:
+    """Atomically replace ``target`` with the contents of ``staging``."""
+    storage.delete(f"{target}/{MANIFEST}")
+    storage.replace_prefix(staging, target)
+    names = (key.rsplit("/", 1)[-1] for key in storage.list_keys(target))
+    files = [name for name in names if not name.startswith((".", "_"))]  # skip .crc, markers
+    storage.write_json(
+        f"{target}/{MANIFEST}",
+        {**manifest, "files": sorted(files), "published_at": datetime.now(UTC).isoformat()},
+    )
+
+
+def is_published(storage: Storage, target: str) -> bool:
+    return storage.exists(f"{target}/{MANIFEST}")
+
+
+def read_manifest(storage: Storage, target: str) -> dict[str, Any]:
+    """The committed manifest of ``target``; raises if the partition is not published."""
+    key = f"{target}/{MANIFEST}"
+    if not storage.exists(key):
+        raise PartitionNotPublished(f"partition {storage.uri(target)} is not published")
+    manifest: dict[str, Any] = storage.read_json(key)
+    return manifest

@@ -1,0 +1,1 @@
+"""Stage 1: curated, de-duplicated exposures from raw logs, with Spark."""

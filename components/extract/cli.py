@@ -1,0 +1,24 @@
+"""``adagrpo extract``: curated exposures for the window ending on a logical date."""
+
+from __future__ import annotations
+
+import argparse
+
+from components.core.config import PipelineConfig
+from components.core.layout import parse_ds
+
+
+def register(subparsers: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
+    parser = subparsers.add_parser("extract", parents=[common], help=__doc__)
+    parser.add_argument("--ds", required=True, type=parse_ds, help="logical date YYYY-MM-DD")
+    parser.add_argument(
+        "--lookback-days", type=int, help="days re-extracted up to --ds (default: config)"
+    )
+    parser.set_defaults(handler=run)
+
+
+def run(args: argparse.Namespace, config: PipelineConfig) -> int:
+    from components.extract.job import extract
+
+    extract(config, args.ds, args.lookback_days)
+    return 0

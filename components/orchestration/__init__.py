@@ -1,0 +1,1 @@
+"""How the DAG reaches the stages: one runner abstraction, one function per DAG task."""

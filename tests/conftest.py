@@ -1,0 +1,65 @@
+"""Shared fixtures: a temporary pipeline root and one local SparkSession per test session."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import pytest
+
+from components.core.config import PipelineConfig, load_config
+
+if TYPE_CHECKING:
+    from pyspark.sql import SparkSession
+
+
+@pytest.fixture
+def config(tmp_path: Path) -> PipelineConfig:
+    return load_config(
+        overrides=[f"storage.root={tmp_path / 'root'}", "spark.master=local[2]"], environ={}
+    )
+
+
+@pytest.fixture(scope="session")
+def spark() -> Iterator[SparkSession]:
+    """Started once: the stages' own ``getOrCreate`` calls then reuse it."""
+    from components.core.spark import spark_session
+
+    base = load_config(
+        overrides=["spark.master=local[2]", "spark.shuffle_partitions=2"], environ={}
+    )
+    session = spark_session(base.spark, base.storage, app_name="adagrpo-tests")
+    yield session
+    session.stop()
+
+
+@pytest.fixture(scope="session")
+def airflow_home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """A throwaway AIRFLOW_HOME so tests never touch a user's Airflow set-up."""
+    home = tmp_path_factory.mktemp("airflow")
+    patcher = pytest.MonkeyPatch()
+    patcher.setenv("AIRFLOW_HOME", str(home))
+    patcher.setenv("AIRFLOW__CORE__LOAD_EXAMPLES", "False")
+    yield home
+    patcher.undo()
+
+
+@pytest.fixture(scope="session")
+def s3_endpoint() -> Iterator[str]:
+    """A real S3-protocol HTTP endpoint (moto server) on loopback."""
+    from moto.server import ThreadedMotoServer
+
+    patcher = pytest.MonkeyPatch()
+    for name, value in {
+        "AWS_ACCESS_KEY_ID": "test",
+        "AWS_SECRET_ACCESS_KEY": "test",
+        "AWS_DEFAULT_REGION": "us-east-1",
+    }.items():
+        patcher.setenv(name, value)
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0)
+    server.start()
+    host, port = server.get_host_and_port()
+    yield f"http://{host}:{port}"
+    server.stop()
+    patcher.undo()

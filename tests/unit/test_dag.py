@@ -1,0 +1,58 @@
+"""The DAG file: imports cleanly, has the intended graph, and validates its trigger form."""
+
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.airflow
+
+DAGS = Path(__file__).resolve().parents[2] / "dags"
+
+
+@pytest.fixture(scope="module")
+def dag(airflow_home: Path):  # type: ignore[no-untyped-def]
+    from airflow.dag_processing.dagbag import DagBag
+
+    bag = DagBag(dag_folder=str(DAGS))
+    assert bag.import_errors == {}
+    return bag.dags["adagrpo_retrain"]
+
+
+def test_schedule_and_catchup(dag) -> None:  # type: ignore[no-untyped-def]
+    assert dag.schedule == "@daily"
+    assert dag.catchup is False
+    assert dag.max_active_runs == 1
+
+
+def test_task_graph_is_a_chain(dag) -> None:  # type: ignore[no-untyped-def]
+    edges = {task.task_id: sorted(task.downstream_task_ids) for task in dag.tasks}
+    assert edges == {
+        "simulate_raw_logs": ["wait_for_raw_logs"],
+        "wait_for_raw_logs": ["extract_exposures"],
+        "extract_exposures": ["validate_exposures"],
+        "validate_exposures": [],
+    }
+
+
+def test_sensor_runs_when_simulation_is_skipped(dag) -> None:  # type: ignore[no-untyped-def]
+    assert dag.get_task("wait_for_raw_logs").trigger_rule == "none_failed"
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [("lookback_days", 0), ("lookback_days", 31), ("lookback_days", "2"), ("scale", "huge")],
+)
+def test_trigger_form_rejects_bad_params(dag, name: str, value: object) -> None:  # type: ignore[no-untyped-def]
+    from airflow.sdk.exceptions import ParamValidationError
+
+    params = copy.deepcopy(dag.params)
+    with pytest.raises(ParamValidationError):
+        params[name] = value  # what the trigger form submits
+        params.validate()
+
+
+def test_trigger_form_defaults_are_valid(dag) -> None:  # type: ignore[no-untyped-def]
+    assert dag.params.validate() == {"lookback_days": 2, "scale": "tiny"}

@@ -1,0 +1,92 @@
+"""Storage backends (local folder and a real S3 endpoint) and the partition publish protocol."""
+
+from __future__ import annotations
+
+import uuid
+from pathlib import Path
+
+import pyarrow as pa
+import pytest
+
+from components.core import partitions
+from components.core.config import StorageConfig
+from components.core.storage import LocalStorage, S3Storage, Storage, open_storage
+
+
+@pytest.fixture(params=["local", "s3"])
+def storage(request: pytest.FixtureRequest, tmp_path: Path) -> Storage:
+    if request.param == "local":
+        return open_storage(StorageConfig(root=str(tmp_path)))
+    endpoint = request.getfixturevalue("s3_endpoint")
+    bucket = f"test-{uuid.uuid4().hex[:8]}"
+    import boto3
+
+    boto3.client("s3", endpoint_url=endpoint).create_bucket(Bucket=bucket)
+    return open_storage(StorageConfig(root=f"s3://{bucket}/pipeline", s3_endpoint_url=endpoint))
+
+
+def test_open_storage_picks_backend(tmp_path: Path) -> None:
+    assert isinstance(open_storage(StorageConfig(root=str(tmp_path))), LocalStorage)
+    config = StorageConfig(root="s3://bucket/prefix", s3_endpoint_url="http://127.0.0.1:1")
+    s3 = open_storage(config)
+    assert isinstance(s3, S3Storage)
+    assert s3.uri("raw/x") == "s3a://bucket/prefix/raw/x"
+
+
+def test_bytes_json_and_listing(storage: Storage) -> None:
+    storage.write_bytes("a/b/one.bin", b"1")
+    storage.write_json("a/two.json", {"k": [1, 2]})
+
+    assert storage.read_bytes("a/b/one.bin") == b"1"
+    assert storage.read_json("a/two.json") == {"k": [1, 2]}
+    assert storage.list_keys("a") == ["a/b/one.bin", "a/two.json"]
+    assert storage.exists("a/b/one.bin") and storage.exists("a")
+    assert not storage.exists("missing")
+
+    storage.delete("a/two.json")
+    storage.delete("a/two.json")  # deleting twice is fine
+    assert storage.list_keys("a") == ["a/b/one.bin"]
+
+
+def test_parquet_round_trip(storage: Storage) -> None:
+    table = pa.table({"x": [1, 2, 3], "y": ["a", "b", "c"]})
+    storage.write_parquet("t/part-0.parquet", table.slice(0, 2))
+    storage.write_parquet("t/part-1.parquet", table.slice(2))
+
+    assert storage.read_parquet("t").equals(table)
+    assert storage.read_parquet("t", columns=["y"]).column_names == ["y"]
+    with pytest.raises(FileNotFoundError, match="no parquet files"):
+        storage.read_parquet("nothing")
+
+
+def test_publish_replaces_whole_partition(storage: Storage) -> None:
+    old = storage.staging_key("t")
+    storage.write_bytes(f"{old}/part-0.parquet", b"old0")
+    storage.write_bytes(f"{old}/part-1.parquet", b"old1")
+    partitions.publish(storage, old, "ds/dt=2026-11-01", {"rows": 2})
+
+    new = storage.staging_key("t")
+    storage.write_bytes(f"{new}/part-0.parquet", b"new0")
+    partitions.publish(storage, new, "ds/dt=2026-11-01", {"rows": 1})
+
+    manifest = partitions.read_manifest(storage, "ds/dt=2026-11-01")
+    assert manifest["rows"] == 1 and manifest["files"] == ["part-0.parquet"]
+    assert storage.list_keys("ds") == [
+        "ds/dt=2026-11-01/_MANIFEST.json",
+        "ds/dt=2026-11-01/part-0.parquet",
+    ]
+    assert storage.read_bytes("ds/dt=2026-11-01/part-0.parquet") == b"new0"
+    assert not storage.list_keys("_staging")
+
+
+def test_unpublished_partition_is_refused(storage: Storage) -> None:
+    storage.write_bytes("ds/dt=2026-11-01/part-0.parquet", b"half written")
+
+    assert not partitions.is_published(storage, "ds/dt=2026-11-01")
+    with pytest.raises(partitions.PartitionNotPublished, match="dt=2026-11-01"):
+        partitions.read_manifest(storage, "ds/dt=2026-11-01")
+
+
+def test_s3_root_without_bucket_is_rejected() -> None:
+    with pytest.raises(ValueError, match="names no bucket"):
+        open_storage(StorageConfig(root="s3://"))
