@@ -67,8 +67,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         config = effective_config(args)
         return int(args.handler(args, config) or 0)
     except (ConfigError, ValueError, FileNotFoundError) as exc:
-        # Bad input: one clear line naming the problem instead of a traceback.
-        logging.getLogger("adagrpo").error("%s", exc)
+        # Bad input: one clear line naming the problem; --verbose keeps the traceback.
+        logging.getLogger("adagrpo").error("%s", exc, exc_info=args.verbose)
         return 2
 
 

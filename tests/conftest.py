@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -30,6 +31,8 @@ def spark() -> Iterator[SparkSession]:
         overrides=["spark.master=local[2]", "spark.shuffle_partitions=2"], environ={}
     )
     session = spark_session(base.spark, base.storage, app_name="adagrpo-tests")
+    # py4j logs from __del__ at interpreter exit, after pytest closed the log streams.
+    logging.getLogger("py4j").setLevel(logging.WARNING)
     yield session
     session.stop()
 

@@ -70,8 +70,9 @@ class Storage(ABC):
         self.write_bytes(key, buffer.getvalue())
 
     def read_parquet(self, prefix: str, columns: list[str] | None = None) -> pa.Table:
-        """Read every ``*.parquet`` object below ``prefix`` into one table."""
-        keys = [k for k in self.list_keys(prefix) if k.endswith(".parquet")]
+        """Read one ``*.parquet`` object, or every one below ``prefix``, into one table."""
+        keys = [prefix] if prefix.endswith(".parquet") else self.list_keys(prefix)
+        keys = [k for k in keys if k.endswith(".parquet")]
         if not keys:
             raise FileNotFoundError(f"no parquet files under {self.uri(prefix)}")
         tables = [pq.read_table(io.BytesIO(self.read_bytes(k)), columns=columns) for k in keys]
@@ -103,7 +104,8 @@ class LocalStorage(Storage):
 
     def read_parquet(self, prefix: str, columns: list[str] | None = None) -> pa.Table:
         # Local files are read by path: memory-mapped, no extra copy.
-        files = sorted(str(p) for p in self._path(prefix).rglob("*.parquet"))
+        base = self._path(prefix)
+        files = [str(base)] if base.is_file() else sorted(str(p) for p in base.rglob("*.parquet"))
         if not files:
             raise FileNotFoundError(f"no parquet files under {self.uri(prefix)}")
         return pa.concat_tables(

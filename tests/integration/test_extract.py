@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from datetime import date, timedelta
 
 import pyarrow as pa
@@ -119,3 +121,17 @@ def test_empty_day_is_published_empty(config: PipelineConfig) -> None:
     assert result.rows == 0
     table = curated(config, DS)
     assert table.num_rows == 0 and table.schema.equals(CURATED_EXPOSURE, check_metadata=False)
+
+
+@pytest.mark.usefixtures("raw_logs")
+def test_runs_through_spark_connect(config: PipelineConfig) -> None:
+    """`spark.connect_url` switches the same job to a Spark Connect client (local server)."""
+    command = [
+        sys.executable, "-m", "components.cli", "extract", "--ds", DS.isoformat(),
+        "--lookback-days", "2", "--root", config.storage.root,
+        "--set", "spark.connect_url=local[2]",
+    ]  # fmt: skip
+    completed = subprocess.run(command, capture_output=True, text=True, timeout=300)
+
+    assert completed.returncode == 0, completed.stderr[-3000:]
+    assert sorted(curated(config, DS).column("event_id").to_pylist()) == [5, 6]

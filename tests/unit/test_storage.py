@@ -54,6 +54,7 @@ def test_parquet_round_trip(storage: Storage) -> None:
     storage.write_parquet("t/part-1.parquet", table.slice(2))
 
     assert storage.read_parquet("t").equals(table)
+    assert storage.read_parquet("t/part-1.parquet").equals(table.slice(2))
     assert storage.read_parquet("t", columns=["y"]).column_names == ["y"]
     with pytest.raises(FileNotFoundError, match="no parquet files"):
         storage.read_parquet("nothing")

@@ -1,0 +1,60 @@
+"""Simulator throughput: a full demo run, and a ~10M-event large run with its peak memory.
+
+Each run is a fresh ``adagrpo simulate`` process, so the wall time includes interpreter start-up
+and the peak resident memory is that of the simulator alone.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import psutil
+
+REPO = Path(__file__).resolve().parents[1]
+LARGE_DAYS = 3  # about 3.4M events a day at large scale: ~10M in all
+POLL_S = 0.1
+
+
+def run(workdir: Path) -> dict[str, Any]:
+    return {
+        "demo": measure(workdir / "demo", ["--scale", "demo"]),
+        "large_3_days": measure(workdir / "large", ["--scale", "large", "--days", str(LARGE_DAYS)]),
+    }
+
+
+def measure(root: Path, flags: list[str]) -> dict[str, Any]:
+    """Run one simulation into ``root`` (removed afterwards) and report its rate and memory."""
+    shutil.rmtree(root, ignore_errors=True)
+    command = [sys.executable, "-m", "components.cli", "simulate", "--root", str(root), *flags]
+    started = time.perf_counter()
+    process = psutil.Popen(command, cwd=REPO)
+    peak_rss = 0
+    while process.poll() is None:
+        try:
+            peak_rss = max(peak_rss, process.memory_info().rss)
+        except psutil.NoSuchProcess:  # it exited between poll() and the read
+            break
+        time.sleep(POLL_S)
+    seconds = time.perf_counter() - started
+    if process.wait():
+        raise RuntimeError(f"{' '.join(command)} failed with exit code {process.returncode}")
+    manifests = (root / "raw" / "exposures").glob("dt=*/_MANIFEST.json")
+    rows = sum(json.loads(path.read_text())["rows"] for path in manifests)
+    shutil.rmtree(root, ignore_errors=True)
+    return {
+        "rows": rows,
+        "seconds": round(seconds, 1),
+        "rows_per_second": round(rows / seconds),
+        "peak_rss_mib": round(peak_rss / 2**20),
+    }
+
+
+if __name__ == "__main__":
+    with tempfile.TemporaryDirectory() as scratch:
+        print(json.dumps(run(Path(scratch)), indent=2))

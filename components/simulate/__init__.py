@@ -1,0 +1,1 @@
+"""Synthetic shop logs (simulate) and semi-synthetic logs from real sequences (replay)."""
