@@ -22,6 +22,7 @@ def spark_session(config: SparkConfig, storage: StorageConfig, app_name: str) ->
         "spark.sql.shuffle.partitions": str(config.shuffle_partitions),
         "spark.sql.session.timeZone": "UTC",
         "spark.ui.enabled": "false",
+        "spark.ui.showConsoleProgress": "false",  # progress bars would flood task logs
         "spark.sql.parquet.compression.codec": "zstd",
         # Our own manifest marks a committed partition; Spark's empty _SUCCESS would be noise.
         "spark.hadoop.mapreduce.fileoutputcommitter.marksuccessfuljobs": "false",
