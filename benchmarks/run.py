@@ -19,7 +19,7 @@ from typing import Any
 
 import psutil
 
-BENCHMARKS = ("simulate", "extract", "validate")
+BENCHMARKS = ("simulate", "extract", "validate", "semantic_ids", "datasets", "beauty")
 RESULTS = Path(__file__).resolve().parent / "results"
 
 

@@ -19,6 +19,9 @@ STAGE_MODULES = (
     "components.simulate.cli",
     "components.extract.cli",
     "components.validate.cli",
+    "components.semantic_ids.cli",
+    "components.features.cli",
+    "components.datasets.cli",
 )
 
 

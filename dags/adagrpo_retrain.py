@@ -2,7 +2,9 @@
 # AdaGRPO daily retraining
 
 Turns the shop's exposure logs into a new generative-recommendation model, one logical day at a
-time: raw logs -> curated exposures (Spark) -> validated partition (Great Expectations) -> ...
+time: raw logs -> curated exposures (Spark) -> validated partition (Great Expectations) ->
+Feast features and semantic IDs -> semantic-ID training sets (training, evaluation and
+registration follow).
 
 * **Scheduled**: daily, for the previous day; catchup is off.
 * **Backfill**: trigger a backfill over a date range from the UI, CLI or REST API; each day's
@@ -55,7 +57,7 @@ def adagrpo_retrain() -> None:
     @task.run_if(lambda context: steps.simulator_enabled(), skip_message="raw logs land upstream")
     @task
     def simulate_raw_logs(**context: Any) -> None:
-        steps.simulate_raw_logs(context["ds"], context["params"])
+        steps.run_stage("simulate", context["ds"], context["params"])
 
     @task.sensor(poke_interval=300, timeout=6 * 3600, mode="reschedule", trigger_rule="none_failed")
     def wait_for_raw_logs(**context: Any) -> PokeReturnValue:
@@ -64,13 +66,28 @@ def adagrpo_retrain() -> None:
 
     @task
     def extract_exposures(**context: Any) -> None:
-        steps.extract_exposures(context["ds"], context["params"])
+        steps.run_stage("extract", context["ds"], context["params"])
 
     @task(retries=0)  # bad data does not heal by retrying
     def validate_exposures(**context: Any) -> None:
-        steps.validate_exposures(context["ds"], context["params"])
+        steps.run_stage("validate", context["ds"], context["params"])
 
-    simulate_raw_logs() >> wait_for_raw_logs() >> extract_exposures() >> validate_exposures()
+    @task
+    def materialize_features(**context: Any) -> None:
+        steps.run_stage("features", context["ds"], context["params"])
+
+    @task
+    def assign_semantic_ids(**context: Any) -> None:
+        steps.run_stage("semantic-ids", context["ds"], context["params"])
+
+    @task
+    def build_dataset(**context: Any) -> None:
+        steps.run_stage("build-dataset", context["ds"], context["params"])
+
+    validated = validate_exposures()
+    simulate_raw_logs() >> wait_for_raw_logs() >> extract_exposures() >> validated
+    validated >> materialize_features()
+    validated >> assign_semantic_ids() >> build_dataset()
 
 
 adagrpo_retrain()

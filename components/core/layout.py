@@ -12,6 +12,10 @@ RAW_CATALOG = "raw/catalog"  # one full catalog snapshot per day
 TRUTH = "truth"  # the simulator's hidden truth: for analysis, never read by training
 CURATED_EXPOSURES = "curated/exposures"  # partitioned by event day, de-duplicated
 QUALITY_EXPOSURES = "quality/exposures"  # validation results per curated partition
+EMBEDDINGS = "embeddings"  # item embedding cache, keyed by model and a hash of the item's text
+SIDS = "sids"  # versioned codebooks (sids/v=<n>/) and daily item <-> SID maps
+FEATURES = "features"  # Feast offline sources, registry, online store, ranker training rows
+DATASETS = "datasets"  # semantic-ID training sets, one folder per logical date
 
 
 def partition(dataset: str, dt: date) -> str:

@@ -13,13 +13,14 @@ from typing import TYPE_CHECKING
 
 from components.core import layout, partitions
 from components.core.config import PipelineConfig
+from components.core.daily_output import publish_days
 from components.core.schemas import CATALOG, CURATED_EXPOSURE, RAW_EXPOSURE
 from components.core.spark import spark_session
 from components.core.sql import load_sql
 from components.core.storage import Storage, open_storage
 
 if TYPE_CHECKING:
-    from pyspark.sql import SparkSession
+    pass
 
 log = logging.getLogger(__name__)
 
@@ -70,11 +71,16 @@ def extract(config: PipelineConfig, ds: date, lookback_days: int | None = None) 
         .partitionBy("dt")
         .parquet(storage.uri(staging))
     )
-    counts = _rows_by_day(spark, storage, staging)
-    for day in days:
-        _publish_day(storage, staging, day, counts.get(day, 0), lookback=len(days))
-    storage.delete_prefix(staging)
-    result = ExtractResult(ds=ds, rows_by_day={day: counts.get(day, 0) for day in days})
+    counts = publish_days(
+        spark,
+        storage,
+        staging,
+        layout.CURATED_EXPOSURES,
+        days,
+        CURATED_EXPOSURE,
+        {"producer": "extract", "lookback_days": len(days)},
+    )
+    result = ExtractResult(ds=ds, rows_by_day=counts)
     log.info("extract %s: %s curated rows over %d day(s)", ds, f"{result.rows:,}", len(days))
     return result
 
@@ -87,26 +93,3 @@ def _require_published(storage: Storage, dataset: str, days: list[date]) -> list
             f"input partitions not published under {storage.uri('')}: {', '.join(missing)}"
         )
     return keys
-
-
-def _rows_by_day(spark: SparkSession, storage: Storage, staging: str) -> dict[date, int]:
-    if not storage.list_keys(staging):
-        return {}
-    frame = spark.read.parquet(storage.uri(staging))
-    return {
-        date.fromisoformat(str(row["dt"])): int(row["count"])
-        for row in frame.groupBy("dt").count().collect()
-    }
-
-
-def _publish_day(storage: Storage, staging: str, day: date, rows: int, lookback: int) -> None:
-    source = f"{staging}/dt={day.isoformat()}"
-    if rows == 0:
-        # An empty day is still published (with its schema) so validation can flag it.
-        storage.write_parquet(f"{source}/part-empty.parquet", CURATED_EXPOSURE.empty_table())
-    partitions.publish(
-        storage,
-        source,
-        layout.partition(layout.CURATED_EXPOSURES, day),
-        {"rows": rows, "producer": "extract", "dt": day.isoformat(), "lookback_days": lookback},
-    )

@@ -11,26 +11,30 @@ from datetime import date
 from typing import Any
 
 from components.core import layout
-from components.core.config import PipelineConfig, load_config
+from components.core.config import load_config
 from components.orchestration.runner import StageCall, runner_for
 
+# Stages that rewrite every day of the lookback window (late events land up to a day late).
+WINDOWED_STAGES = frozenset({"simulate", "extract", "validate"})
 
-def _window_args(ds: str, params: Mapping[str, Any]) -> tuple[str, ...]:
-    return ("--ds", ds, "--lookback-days", str(int(params["lookback_days"])))
+
+def stage_call(stage: str, ds: str, params: Mapping[str, Any]) -> StageCall:
+    """The CLI call of ``stage`` for the run of logical date ``ds``."""
+    args: tuple[str, ...] = ("--ds", ds)
+    if stage in WINDOWED_STAGES:
+        args += ("--lookback-days", str(int(params["lookback_days"])))
+    if stage == "simulate":
+        args += ("--scale", str(params["scale"]))
+    return StageCall(stage, args)
 
 
-def _run(stage: str, *args: str, config: PipelineConfig | None = None) -> None:
-    config = config or load_config()
-    runner_for(config.runner).run(StageCall(stage, args))
+def run_stage(stage: str, ds: str, params: Mapping[str, Any]) -> None:
+    runner_for(load_config().runner).run(stage_call(stage, ds, params))
 
 
 def simulator_enabled() -> bool:
+    """Embedded runs simulate their raw logs; production waits for them to land."""
     return load_config().simulate.enabled
-
-
-def simulate_raw_logs(ds: str, params: Mapping[str, Any]) -> None:
-    """Embedded runs only: write the simulated shop's raw logs for the window."""
-    _run("simulate", "--scale", str(params["scale"]), *_window_args(ds, params))
 
 
 def missing_raw_partitions(ds: str, params: Mapping[str, Any]) -> list[str]:
@@ -38,17 +42,8 @@ def missing_raw_partitions(ds: str, params: Mapping[str, Any]) -> list[str]:
     from components.core import partitions  # storage pulls in pyarrow: not at DAG parse time
     from components.core.storage import open_storage
 
-    config = load_config()
-    storage = open_storage(config.storage)
+    storage = open_storage(load_config().storage)
     days = layout.window(date.fromisoformat(ds), int(params["lookback_days"]))
     keys = [layout.partition(layout.RAW_EXPOSURES, day) for day in days]
     keys.append(layout.partition(layout.RAW_CATALOG, days[-1]))
     return [key for key in keys if not partitions.is_published(storage, key)]
-
-
-def extract_exposures(ds: str, params: Mapping[str, Any]) -> None:
-    _run("extract", *_window_args(ds, params))
-
-
-def validate_exposures(ds: str, params: Mapping[str, Any]) -> None:
-    _run("validate", *_window_args(ds, params))

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from components.core.config import StorageConfig
+from components.core.partitions import read_manifest
 from components.core.storage import open_storage
 from components.validate.gate import PartitionFailedValidation, require_validated
 
@@ -35,7 +36,7 @@ def run_dag(tmp_path: Path, **settings: str) -> subprocess.CompletedProcess[str]
     )  # fmt: skip
 
 
-def test_dag_runs_through_validation(tmp_path: Path) -> None:
+def test_dag_runs_every_stage(tmp_path: Path) -> None:
     completed = run_dag(tmp_path)
 
     assert completed.returncode == 0, completed.stdout[-4000:] + completed.stderr[-4000:]
@@ -44,6 +45,10 @@ def test_dag_runs_through_validation(tmp_path: Path) -> None:
         manifest = require_validated(storage, day)
         assert manifest["rows"] > 1000
         assert storage.exists(f"quality/exposures/dt={day}/report.html")
+    assert read_manifest(storage, f"features/ranker_rows/dt={DS}")["rows"] > 1000
+    dataset = read_manifest(storage, f"datasets/dt={DS}")
+    assert dataset["sid_version"] == 1
+    assert dataset["examples"]["test"] > 0
 
 
 def test_bad_data_fails_the_run_and_is_never_blessed(tmp_path: Path) -> None:

@@ -27,13 +27,16 @@ def test_schedule_and_catchup(dag) -> None:  # type: ignore[no-untyped-def]
     assert dag.max_active_runs == 1
 
 
-def test_task_graph_is_a_chain(dag) -> None:  # type: ignore[no-untyped-def]
+def test_task_graph(dag) -> None:  # type: ignore[no-untyped-def]
     edges = {task.task_id: sorted(task.downstream_task_ids) for task in dag.tasks}
     assert edges == {
         "simulate_raw_logs": ["wait_for_raw_logs"],
         "wait_for_raw_logs": ["extract_exposures"],
         "extract_exposures": ["validate_exposures"],
-        "validate_exposures": [],
+        "validate_exposures": ["assign_semantic_ids", "materialize_features"],
+        "materialize_features": [],
+        "assign_semantic_ids": ["build_dataset"],
+        "build_dataset": [],
     }
 
 

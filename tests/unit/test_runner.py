@@ -31,16 +31,26 @@ class RecordingRunner:
         self.calls.append(call)
 
 
-def test_steps_pass_logical_date_and_params(monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.mark.parametrize(
+    ("stage", "args"),
+    [
+        ("simulate", ("--ds", "2026-11-03", "--lookback-days", "3", "--scale", "small")),
+        ("extract", ("--ds", "2026-11-03", "--lookback-days", "3")),
+        ("validate", ("--ds", "2026-11-03", "--lookback-days", "3")),
+        ("features", ("--ds", "2026-11-03")),
+        ("build-dataset", ("--ds", "2026-11-03")),
+    ],
+)
+def test_stage_calls_carry_logical_date_and_params(stage: str, args: tuple[str, ...]) -> None:
+    params = {"lookback_days": 3, "scale": "small"}
+    assert steps.stage_call(stage, "2026-11-03", params) == StageCall(stage, args)
+
+
+def test_run_stage_uses_the_configured_runner(monkeypatch: pytest.MonkeyPatch) -> None:
     runner = RecordingRunner()
     monkeypatch.setattr(steps, "runner_for", lambda config: runner)
-    params = {"lookback_days": 3, "scale": "small"}
-
-    steps.extract_exposures("2026-11-03", params)
-    steps.validate_exposures("2026-11-03", params)
-
-    window = ("--ds", "2026-11-03", "--lookback-days", "3")
-    assert runner.calls == [StageCall("extract", window), StageCall("validate", window)]
+    steps.run_stage("extract", "2026-11-03", {"lookback_days": 2})
+    assert [call.stage for call in runner.calls] == ["extract"]
 
 
 def test_missing_raw_partitions_lists_the_window(

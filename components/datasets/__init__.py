@@ -1,0 +1,1 @@
+"""Stage 5: semantic-ID training sets (per-user chronological sequences, split, tokenized)."""

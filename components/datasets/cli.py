@@ -1,0 +1,21 @@
+"""``adagrpo build-dataset``: semantic-ID training sets for a logical date."""
+
+from __future__ import annotations
+
+import argparse
+
+from components.core.config import PipelineConfig
+from components.core.layout import parse_ds
+
+
+def register(subparsers: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
+    parser = subparsers.add_parser("build-dataset", parents=[common], help=__doc__)
+    parser.add_argument("--ds", required=True, type=parse_ds, help="logical date YYYY-MM-DD")
+    parser.set_defaults(handler=run)
+
+
+def run(args: argparse.Namespace, config: PipelineConfig) -> int:
+    from components.datasets.build import build_dataset
+
+    build_dataset(config, args.ds)
+    return 0

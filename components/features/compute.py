@@ -1,0 +1,110 @@
+"""Daily feature snapshots with Spark: validated curated exposures -> Feast offline sources.
+
+Each feature view's SQL (``sql/feature_<view>.sql``) returns one row per snapshot day, window
+and entity; here the windows become columns and each day is published atomically under
+``features/offline/<view>/dt=<day>/``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import date
+from typing import TYPE_CHECKING
+
+from components.core import partitions
+from components.core.daily_output import publish_days
+from components.core.layout import CURATED_EXPOSURES, RAW_CATALOG, partition
+from components.core.schemas import CATALOG, CURATED_EXPOSURE
+from components.core.sql import load_sql
+from components.core.storage import Storage
+from components.features.paths import offline_source
+from components.features.schema import EVENT_TIMESTAMP, STATS_VIEWS, StatsView, windowed_name
+
+if TYPE_CHECKING:
+    from pyspark.sql import DataFrame, SparkSession
+
+
+def publish_snapshots(
+    spark: SparkSession,
+    storage: Storage,
+    history: Sequence[date],
+    snapshot_days: Sequence[date],
+    windows: Sequence[int],
+) -> dict[str, dict[date, int]]:
+    """Publish every view's snapshots of ``snapshot_days``; rows per view and day.
+
+    ``history`` are the validated curated days the windows aggregate; the catalog snapshot of
+    the last one lists the items (and their creation times) the item view covers.
+    """
+    register_inputs(spark, storage, history)
+    covered_days = spark.sql(
+        load_sql("feature_windows"),
+        args={"snapshot_days": list(snapshot_days), "windows_days": list(windows)},
+    )
+    covered_days.createOrReplaceTempView("covered_days")
+    rows = {}
+    for view in STATS_VIEWS:
+        long = spark.sql(load_sql(view.sql_name))
+        staging = storage.staging_key(f"features-{view.name}")
+        # One file per day: a snapshot is small, and Feast reads the whole source folder.
+        (
+            widen(long, view, windows)
+            .repartition("dt")
+            .write.mode("overwrite")
+            .partitionBy("dt")
+            .parquet(storage.uri(staging))
+        )
+        rows[view.name] = publish_days(
+            spark,
+            storage,
+            staging,
+            offline_source(view.name),
+            snapshot_days,
+            view.offline_schema(windows),
+            {"producer": "features", "windows_days": list(windows)},
+        )
+    return rows
+
+
+def register_inputs(spark: SparkSession, storage: Storage, history: Sequence[date]) -> None:
+    """The SQL's views: ``exposures`` of the history days and the latest ``catalog``."""
+    from pyspark.sql.pandas.types import from_arrow_schema
+
+    curated = [storage.uri(partition(CURATED_EXPOSURES, day)) for day in history]
+    exposures = spark.read.schema(from_arrow_schema(CURATED_EXPOSURE)).parquet(*curated)
+    exposures.createOrReplaceTempView("exposures")
+    catalog_key = partition(RAW_CATALOG, history[-1])
+    partitions.read_manifest(storage, catalog_key)  # only a committed snapshot counts
+    catalog = spark.read.schema(from_arrow_schema(CATALOG)).parquet(storage.uri(catalog_key))
+    catalog.createOrReplaceTempView("catalog")
+
+
+def widen(long: DataFrame, view: StatsView, windows: Sequence[int]) -> DataFrame:
+    """One row per entity and day, one column per statistic and window, typed as the view."""
+    from pyspark.sql import functions as F
+    from pyspark.sql.pandas.types import from_arrow_type
+
+    keys = [view.join_key, EVENT_TIMESTAMP, "dt", *view.unwindowed]
+    # Each entity, day and window has one row: first() just moves its value into the column.
+    wide = (
+        long.groupBy(*keys)
+        .pivot("window_days", list(windows))
+        .agg(*(F.first(statistic).alias(statistic) for statistic in view.windowed))
+    )
+    named = wide.select(
+        *keys,
+        *(
+            F.col(f"`{days}_{statistic}`").alias(windowed_name(statistic, days))
+            for days in windows
+            for statistic in view.windowed
+        ),
+    )
+    return named.select(
+        view.join_key,
+        EVENT_TIMESTAMP,
+        *(
+            F.col(name).cast(from_arrow_type(dtype)).alias(name)
+            for name, dtype in view.features(windows).items()
+        ),
+        "dt",
+    )

@@ -1,0 +1,1 @@
+"""The pipeline's Feast feature repository: definitions and the store configuration."""

@@ -1,0 +1,114 @@
+"""Where semantic IDs live under the storage root, and how each piece is read and written.
+
+```
+sids/CURRENT.json                      the codebook version in use: {version, fitted_on}
+sids/v=<n>/codebook.safetensors        basis + whitening + quantizer weights
+sids/v=<n>/fit.json                    settings, fit date, quantization error, code statistics,
+                                       sha256 of the codebook (verified on load)
+sids/v=<n>/map/dt=<ds>/                published: sid_map.parquet, report.json, report.html
+```
+
+A new version is committed by writing ``CURRENT.json`` last: a run that dies before that leaves
+an unreferenced folder that the next fit of the same version number replaces.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+
+import pyarrow as pa
+
+from components.core.layout import SIDS, partition
+from components.core.partitions import MANIFEST, publish, read_manifest
+from components.core.storage import Storage
+from components.semantic_ids.codebook import Codebook
+from components.semantic_ids.sidmap import SidTable
+
+CURRENT_KEY = f"{SIDS}/CURRENT.json"
+MAP_FILE = "sid_map.parquet"
+
+
+@dataclass(frozen=True)
+class CurrentVersion:
+    version: int
+    fitted_on: date
+
+
+def version_prefix(version: int) -> str:
+    return f"{SIDS}/v={version}"
+
+
+def map_partition(version: int, ds: date) -> str:
+    return partition(f"{version_prefix(version)}/map", ds)
+
+
+def read_current(storage: Storage) -> CurrentVersion | None:
+    if not storage.exists(CURRENT_KEY):
+        return None
+    pointer = storage.read_json(CURRENT_KEY)
+    return CurrentVersion(int(pointer["version"]), date.fromisoformat(pointer["fitted_on"]))
+
+
+def write_current(storage: Storage, current: CurrentVersion) -> None:
+    storage.write_json(
+        CURRENT_KEY, {"version": current.version, "fitted_on": current.fitted_on.isoformat()}
+    )
+
+
+def save_codebook(
+    storage: Storage, version: int, codebook: Codebook, fit_record: dict[str, Any]
+) -> None:
+    data = codebook.to_bytes()
+    storage.write_bytes(f"{version_prefix(version)}/codebook.safetensors", data)
+    storage.write_json(
+        f"{version_prefix(version)}/fit.json",
+        {**fit_record, "codebook_sha256": hashlib.sha256(data).hexdigest()},
+    )
+
+
+def load_codebook(storage: Storage, version: int) -> tuple[Codebook, dict[str, Any]]:
+    """The codebook of ``version`` and its fit record; the weights' sha256 is verified."""
+    fit_record: dict[str, Any] = storage.read_json(f"{version_prefix(version)}/fit.json")
+    key = f"{version_prefix(version)}/codebook.safetensors"
+    data = storage.read_bytes(key)
+    if hashlib.sha256(data).hexdigest() != fit_record["codebook_sha256"]:
+        raise ValueError(f"{storage.uri(key)} does not match the sha256 recorded in fit.json")
+    return Codebook.from_bytes(data), fit_record
+
+
+def publish_map(
+    storage: Storage,
+    version: int,
+    ds: date,
+    table: SidTable,
+    manifest: dict[str, Any],
+    attachments: dict[str, bytes],
+) -> str:
+    """Publish the map of ``ds`` with its report files; returns the partition's key."""
+    staging = storage.staging_key("semantic-ids")
+    storage.write_parquet(f"{staging}/{MAP_FILE}", table.to_arrow())
+    for name, data in attachments.items():
+        storage.write_bytes(f"{staging}/{name}", data)
+    target = map_partition(version, ds)
+    publish(storage, staging, target, manifest)
+    return target
+
+
+def read_map(storage: Storage, version: int, ds: date) -> tuple[pa.Table, dict[str, Any]]:
+    """The committed map of ``ds`` in ``version`` and its manifest (raises if not published)."""
+    target = map_partition(version, ds)
+    manifest = read_manifest(storage, target)
+    return storage.read_parquet(f"{target}/{MAP_FILE}"), manifest
+
+
+def map_dates(storage: Storage, version: int) -> list[date]:
+    """Days with a committed map in ``version``, oldest first."""
+    prefix = f"{version_prefix(version)}/map/dt="
+    return sorted(
+        date.fromisoformat(key[len(prefix) :].split("/", 1)[0])
+        for key in storage.list_keys(f"{version_prefix(version)}/map")
+        if key.startswith(prefix) and key.endswith(f"/{MANIFEST}")
+    )
