@@ -28,7 +28,7 @@ REPO = Path(__file__).resolve().parents[1]
 def run(workdir: Path, beauty: Path = BEAUTY) -> dict[str, Any]:
     if not (beauty / "Beauty.txt").is_file():
         return {"skipped": f"no Beauty data at {beauty}"}
-    root = workdir / "root"
+    root = (workdir / "root").resolve()
     shutil.rmtree(root, ignore_errors=True)
     ds = load_config(environ={}).simulate.start + timedelta(days=REPLAY_DAYS - 1)
     window = ["--ds", ds.isoformat(), "--lookback-days", str(REPLAY_DAYS)]

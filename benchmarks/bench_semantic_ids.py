@@ -26,7 +26,7 @@ from components.core.schemas import CATALOG
 from components.core.storage import LocalStorage
 from components.semantic_ids.codebook import fit_codebook
 from components.semantic_ids.codes import code_stats, dedup_indices
-from components.semantic_ids.embedder import SentenceTransformerEmbedder
+from components.semantic_ids.text import SentenceTransformerEmbedder
 from components.semantic_ids.vectors import normalize_rows
 
 BEAUTY = Path(__file__).resolve().parents[2] / "shared" / "data" / "amazon-beauty"
@@ -95,8 +95,8 @@ def rq_kmeans_fit(count: int) -> dict[str, Any]:
 
 def beauty_sids(root: Path, beauty: Path, embedder: SentenceTransformerEmbedder) -> dict[str, Any]:
     """Publish the Beauty catalog, run the stage on it, and read its report."""
-    from components.semantic_ids.embed import TextFeatures
     from components.semantic_ids.stage import build_semantic_ids
+    from components.semantic_ids.text import TextFeatures
     from components.simulate.replay_input import load_source
 
     shutil.rmtree(root, ignore_errors=True)  # a warm embedding cache would skip the embedding

@@ -15,8 +15,8 @@ from components.core.config import load_config
 from components.core.storage import LocalStorage
 
 DAYS = 3
-ROOT = Path("var/bench/large-shop")
 REPO = Path(__file__).resolve().parents[1]
+ROOT = REPO / "var" / "bench" / "large-shop"
 
 
 def last_day() -> date:

@@ -53,10 +53,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def effective_config(args: argparse.Namespace) -> PipelineConfig:
-    overrides = list(args.overrides)
-    if args.root:
-        overrides.append(f"storage.root={args.root}")
-    return load_config(args.config, overrides)
+    config = load_config(args.config, args.overrides)
+    if args.root:  # a path, taken verbatim (not parsed as YAML like --set values)
+        storage = config.storage.model_copy(update={"root": args.root})
+        config = config.model_copy(update={"storage": storage})
+    return config
 
 
 def main(argv: Sequence[str] | None = None) -> int:

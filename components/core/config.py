@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, PositiveInt, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, PositiveInt, ValidationError, field_validator
 
 ENV_PREFIX = "ADAGRPO__"
 CONFIG_FILE_ENV = "ADAGRPO_CONFIG"
@@ -75,6 +75,12 @@ class SemanticIdConfig(Section):
     levels: int = Field(3, ge=1, le=8)
     codebook_size: int = Field(256, ge=2)
     whiten_dim: int | None = Field(32, ge=2, description="PCA whitening before quantization")
+    collaborative_days: int = Field(
+        30, ge=1, le=365, description="With source=collaborative: days of validated logs read"
+    )
+    collaborative_dim: int = Field(
+        64, ge=2, le=1024, description="With source=collaborative: SVD components kept"
+    )
     refit_every_days: int = Field(30, ge=1)
     refit_new_item_share: float = Field(0.2, gt=0, le=1)
     refit_error_increase: float = Field(0.25, gt=0, description="Relative quantization error drift")
@@ -94,9 +100,16 @@ class FeatureConfig(Section):
     online_store: Literal["sqlite", "redis"] = "sqlite"
     redis_connection: str = "localhost:6379"
     windows_days: tuple[PositiveInt, ...] = Field(
-        (7, 30), min_length=1, description="Aggregation windows in days"
+        (7, 30), min_length=1, description="Aggregation windows in days, all different"
     )
     training_days: int = Field(7, ge=1, description="Days of exposures that become ranker rows")
+
+    @field_validator("windows_days")
+    @classmethod
+    def _distinct_windows(cls, windows: tuple[int, ...]) -> tuple[int, ...]:
+        if len(set(windows)) != len(windows):
+            raise ValueError(f"windows_days must be distinct, got {list(windows)}")
+        return windows
 
 
 class RunnerConfig(Section):

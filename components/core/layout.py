@@ -27,11 +27,3 @@ def window(ds: date, days: int) -> list[date]:
     if days < 1:
         raise ValueError(f"a window needs at least one day, got {days}")
     return [ds - timedelta(days=offset) for offset in range(days - 1, -1, -1)]
-
-
-def parse_ds(value: str) -> date:
-    """Parse a logical date ``YYYY-MM-DD`` with an error that names the bad value."""
-    try:
-        return date.fromisoformat(value)
-    except ValueError as exc:
-        raise ValueError(f"logical date {value!r} is not YYYY-MM-DD") from exc

@@ -162,7 +162,10 @@ class S3Storage(Storage):
         return True
 
     def read_bytes(self, key: str) -> bytes:
-        body = self.client.get_object(Bucket=self.bucket, Key=self._key(key))["Body"]
+        try:
+            body = self.client.get_object(Bucket=self.bucket, Key=self._key(key))["Body"]
+        except self.client.exceptions.NoSuchKey:
+            raise FileNotFoundError(f"no object {self.uri(key)}") from None
         return bytes(body.read())
 
     def write_bytes(self, key: str, data: bytes) -> None:

@@ -19,10 +19,11 @@ import pyarrow as pa
 
 from components.core import layout, partitions
 from components.core.config import PipelineConfig
+from components.core.schemas import CURATED_EXPOSURE
 from components.core.spark import spark_session
 from components.core.sql import load_sql
 from components.core.storage import Storage, open_storage
-from components.validate.gate import require_validated
+from components.validate.gate import validated_history
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
@@ -61,15 +62,22 @@ class DatasetSummary:
 
 def build_dataset(config: PipelineConfig, ds: date) -> DatasetSummary:
     """Publish ``datasets/dt=<ds>/`` built from the validated history ending on ``ds``."""
+    from pyspark.sql.pandas.types import from_arrow_schema
+
     from components.semantic_ids.api import load_sid_map
 
     storage = open_storage(config.storage)
-    days = validated_history(storage, ds, config.datasets.history_days)
+    days = validated_history(storage, layout.window(ds, config.datasets.history_days))
     sid_map = load_sid_map(storage, ds)
     spark = spark_session(config.spark, config.storage, app_name=f"adagrpo-dataset-{ds}")
-    exposures = spark.read.parquet(
-        *(storage.uri(layout.partition(layout.CURATED_EXPOSURES, day)) for day in days)
-    )
+    files = [
+        uri
+        for day in days
+        for uri in partitions.published_files(
+            storage, layout.partition(layout.CURATED_EXPOSURES, day)
+        )
+    ]
+    exposures = spark.read.schema(from_arrow_schema(CURATED_EXPOSURE)).parquet(*files)
     catalog_sids = sid_tokens(sid_map)
     sids = spark.createDataFrame(catalog_sids.select(["item_id", "sid"]))
     _require_known_items(exposures, sids)
@@ -77,11 +85,12 @@ def build_dataset(config: PipelineConfig, ds: date) -> DatasetSummary:
     staging = storage.staging_key("dataset")
     _write_splits(examples, storage, staging, config.datasets.shards)
     counts, users = _count_splits(spark, storage, staging)
-    if not sum(counts.values()):
+    if not counts["train"]:
         storage.delete_prefix(staging)
         raise ValueError(
-            f"no training examples for {ds}: no user has two positives "
-            f"({config.datasets.positives}) in {days[0]}..{days[-1]}"
+            f"no training examples for {ds} ({counts}): too few users with enough positives "
+            f"({config.datasets.positives}) in {days[0]}..{days[-1]}, or a hold-out "
+            f"that covers the whole history"
         )
     storage.write_parquet(f"{staging}/catalog_sids.parquet", catalog_sids)
     summary = DatasetSummary(
@@ -105,24 +114,6 @@ def sid_tokens(sid_map: SidMap) -> pa.Table:
     sid = pa.ListArray.from_arrays(offsets, pa.array(tokens.reshape(-1), pa.int32()))
     listed = sid_map.table.sort_by("item_id").column("listed")
     return pa.table({"item_id": pa.array(item_ids, pa.int64()), "sid": sid, "listed": listed})
-
-
-def validated_history(storage: Storage, ds: date, history_days: int) -> list[date]:
-    """Days of the window with a curated partition, each of which must have passed validation.
-
-    Days before the first curated partition are simply absent (the shop's history starts
-    there); a published partition that failed or is stale stops the build.
-    """
-    published = [
-        day
-        for day in layout.window(ds, history_days)
-        if partitions.is_published(storage, layout.partition(layout.CURATED_EXPOSURES, day))
-    ]
-    if ds not in published:
-        raise FileNotFoundError(f"no curated exposures published for {ds}")
-    for day in published:
-        require_validated(storage, day)
-    return published
 
 
 def training_examples(

@@ -9,7 +9,6 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
-from typing import TYPE_CHECKING
 
 from components.core import layout, partitions
 from components.core.config import PipelineConfig
@@ -17,10 +16,7 @@ from components.core.daily_output import publish_days
 from components.core.schemas import CATALOG, CURATED_EXPOSURE, RAW_EXPOSURE
 from components.core.spark import spark_session
 from components.core.sql import load_sql
-from components.core.storage import Storage, open_storage
-
-if TYPE_CHECKING:
-    pass
+from components.core.storage import open_storage
 
 log = logging.getLogger(__name__)
 
@@ -43,8 +39,9 @@ def extract(config: PipelineConfig, ds: date, lookback_days: int | None = None) 
         ds, config.extract.lookback_days if lookback_days is None else lookback_days
     )
     storage = open_storage(config.storage)
-    raw_keys = _require_published(storage, layout.RAW_EXPOSURES, days)
-    catalog_key = _require_published(storage, layout.RAW_CATALOG, [ds])[0]
+    raw_keys = [layout.partition(layout.RAW_EXPOSURES, day) for day in days]
+    catalog_key = layout.partition(layout.RAW_CATALOG, ds)
+    partitions.require_published(storage, [*raw_keys, catalog_key])
 
     spark = spark_session(config.spark, config.storage, app_name=f"adagrpo-extract-{ds}")
     raw = (
@@ -83,13 +80,3 @@ def extract(config: PipelineConfig, ds: date, lookback_days: int | None = None) 
     result = ExtractResult(ds=ds, rows_by_day=counts)
     log.info("extract %s: %s curated rows over %d day(s)", ds, f"{result.rows:,}", len(days))
     return result
-
-
-def _require_published(storage: Storage, dataset: str, days: list[date]) -> list[str]:
-    keys = [layout.partition(dataset, day) for day in days]
-    missing = [k for k in keys if not partitions.is_published(storage, k)]
-    if missing:
-        raise FileNotFoundError(
-            f"input partitions not published under {storage.uri('')}: {', '.join(missing)}"
-        )
-    return keys

@@ -2,7 +2,7 @@
 
 Each feature view's SQL (``sql/feature_<view>.sql``) returns one row per snapshot day, window
 and entity; here the windows become columns and each day is published atomically under
-``features/offline/<view>/dt=<day>/``.
+``features/offline/<view>/w=<windows>/dt=<day>/`` (``StatsView.offline_source``).
 """
 
 from __future__ import annotations
@@ -13,11 +13,11 @@ from typing import TYPE_CHECKING
 
 from components.core import partitions
 from components.core.daily_output import publish_days
-from components.core.layout import CURATED_EXPOSURES, RAW_CATALOG, partition
+from components.core.layout import RAW_CATALOG, partition
 from components.core.schemas import CATALOG, CURATED_EXPOSURE
 from components.core.sql import load_sql
 from components.core.storage import Storage
-from components.features.paths import offline_source
+from components.features.days import RunDays
 from components.features.schema import EVENT_TIMESTAMP, STATS_VIEWS, StatsView, windowed_name
 
 if TYPE_CHECKING:
@@ -25,21 +25,17 @@ if TYPE_CHECKING:
 
 
 def publish_snapshots(
-    spark: SparkSession,
-    storage: Storage,
-    history: Sequence[date],
-    snapshot_days: Sequence[date],
-    windows: Sequence[int],
+    spark: SparkSession, storage: Storage, days: RunDays, windows: Sequence[int]
 ) -> dict[str, dict[date, int]]:
-    """Publish every view's snapshots of ``snapshot_days``; rows per view and day.
+    """Publish every view's snapshots of ``days.snapshots``; rows per view and day.
 
-    ``history`` are the validated curated days the windows aggregate; the catalog snapshot of
-    the last one lists the items (and their creation times) the item view covers.
+    The windows aggregate the validated curated files of ``days.history``; the catalog
+    snapshot of its last day lists the items (and their creation times) the item view covers.
     """
-    register_inputs(spark, storage, history)
+    register_inputs(spark, storage, days)
     covered_days = spark.sql(
         load_sql("feature_windows"),
-        args={"snapshot_days": list(snapshot_days), "windows_days": list(windows)},
+        args={"snapshot_days": days.snapshots, "windows_days": list(windows)},
     )
     covered_days.createOrReplaceTempView("covered_days")
     rows = {}
@@ -58,24 +54,28 @@ def publish_snapshots(
             spark,
             storage,
             staging,
-            offline_source(view.name),
-            snapshot_days,
+            view.offline_source(windows),
+            days.snapshots,
             view.offline_schema(windows),
             {"producer": "features", "windows_days": list(windows)},
         )
     return rows
 
 
-def register_inputs(spark: SparkSession, storage: Storage, history: Sequence[date]) -> None:
-    """The SQL's views: ``exposures`` of the history days and the latest ``catalog``."""
+def register_inputs(spark: SparkSession, storage: Storage, days: RunDays) -> None:
+    """The SQL's views: ``exposures`` of the history days and the latest ``catalog``.
+
+    Both read the files their manifests list, never a whole folder (``validated_files`` in
+    ``features/days.py`` says why).
+    """
     from pyspark.sql.pandas.types import from_arrow_schema
 
-    curated = [storage.uri(partition(CURATED_EXPOSURES, day)) for day in history]
+    curated = [storage.uri(key) for day in days.history for key in days.files[day]]
     exposures = spark.read.schema(from_arrow_schema(CURATED_EXPOSURE)).parquet(*curated)
     exposures.createOrReplaceTempView("exposures")
-    catalog_key = partition(RAW_CATALOG, history[-1])
-    partitions.read_manifest(storage, catalog_key)  # only a committed snapshot counts
-    catalog = spark.read.schema(from_arrow_schema(CATALOG)).parquet(storage.uri(catalog_key))
+    # Only a committed catalog snapshot counts: published_files raises for any other.
+    catalog_files = partitions.published_files(storage, partition(RAW_CATALOG, days.history[-1]))
+    catalog = spark.read.schema(from_arrow_schema(CATALOG)).parquet(*catalog_files)
     catalog.createOrReplaceTempView("catalog")
 
 

@@ -1,18 +1,14 @@
-"""Which days one run of the features stage reads and (re)publishes."""
+"""Which days one run of the features stage reads and (re)publishes, and which files it reads."""
 
 from __future__ import annotations
 
-import logging
 from dataclasses import dataclass
 from datetime import date
 
 from components.core.config import FeatureConfig
 from components.core.layout import CURATED_EXPOSURES, partition, window
-from components.core.partitions import PartitionNotPublished, is_published
 from components.core.storage import Storage
-from components.validate.gate import require_validated
-
-log = logging.getLogger(__name__)
+from components.validate.gate import require_validated, validated_history
 
 
 @dataclass(frozen=True)
@@ -20,6 +16,7 @@ class RunDays:
     history: list[date]  # validated curated days the snapshots aggregate
     snapshots: list[date]  # days whose snapshots are published: each training day - 1, and ds
     training: list[date]  # days whose exposures become ranker training rows
+    files: dict[date, list[str]]  # each history day's curated files (keys) the gate checked
 
 
 def run_days(storage: Storage, ds: date, config: FeatureConfig) -> RunDays:
@@ -34,25 +31,16 @@ def run_days(storage: Storage, ds: date, config: FeatureConfig) -> RunDays:
         history=history,
         snapshots=[day for day in window(ds, config.training_days + 1) if day >= history[0]],
         training=[day for day in window(ds, config.training_days) if day >= history[0]],
+        files={day: validated_files(storage, day) for day in history},
     )
 
 
-def validated_history(storage: Storage, days: list[date]) -> list[date]:
-    """``days`` from the first committed curated partition on, each one validated.
+def validated_files(storage: Storage, day: date) -> list[str]:
+    """The files of the curated publication of ``day`` that passed validation.
 
-    Days before the first committed partition precede the shop's history, so windows that
-    reach back there are shorter. From it on, a missing partition is an error like a failed one:
-    a gap would silently lower every count.
+    Readers read these, never the folder: a republish racing the run then fails the read
+    rather than being consumed unvalidated. Checked again here because the list must come from
+    the very manifest the gate checked (``validated_history`` keeps only the days).
     """
-    committed = [day for day in days if is_published(storage, partition(CURATED_EXPOSURES, day))]
-    if not committed:
-        raise PartitionNotPublished(
-            f"no curated partition is published for {days[0]}..{days[-1]} under "
-            f"{storage.uri(CURATED_EXPOSURES)}"
-        )
-    history = [day for day in days if day >= committed[0]]
-    if history[0] > days[0]:
-        log.info("curated history starts on %s: earlier windows are shorter", history[0])
-    for day in history:
-        require_validated(storage, day)
-    return history
+    target = partition(CURATED_EXPOSURES, day)
+    return [f"{target}/{name}" for name in require_validated(storage, day)["files"]]

@@ -12,9 +12,11 @@ from datetime import UTC, date, datetime, time, timedelta
 
 import pyarrow as pa
 
+from components.core.layout import FEATURES
 from components.core.schemas import UTC_MICROS
 
 EVENT_TIMESTAMP = "event_timestamp"  # Feast's name for the time a row becomes valid
+OFFLINE = f"{FEATURES}/offline"  # the daily snapshots: Feast's offline sources
 
 
 @dataclass(frozen=True)
@@ -31,6 +33,14 @@ class StatsView:
     @property
     def sql_name(self) -> str:
         return f"feature_{self.name}"
+
+    def offline_source(self, windows: Sequence[int]) -> str:
+        """The folder of the snapshots with ``windows``, by dt: ``<view>/w=7-30/dt=<day>/``.
+
+        Each window set has its own folder: Feast reads all of a source, and the columns
+        differ from one window set to the next.
+        """
+        return f"{OFFLINE}/{self.name}/w={'-'.join(map(str, windows))}"
 
     def features(self, windows: Sequence[int]) -> dict[str, pa.DataType]:
         """Feature columns and types: window by window, then the statistics without one."""

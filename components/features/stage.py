@@ -10,8 +10,8 @@ from components.core.spark import spark_session
 from components.core.storage import open_storage
 from components.features.compute import publish_snapshots
 from components.features.days import run_days
+from components.features.feast_repo import apply_repo, materialize, open_store
 from components.features.schema import snapshot_time
-from components.features.store import apply_repo, materialize, open_store
 from components.features.training_rows import TrainingRows, publish_training_rows
 
 log = logging.getLogger(__name__)
@@ -29,14 +29,15 @@ def build_features(config: PipelineConfig, ds: date) -> TrainingRows:
     store = open_store(config.features, storage)
 
     spark = spark_session(config.spark, config.storage, app_name=f"adagrpo-features-{ds}")
-    snapshot_rows = publish_snapshots(spark, storage, days.history, days.snapshots, windows)
+    snapshot_rows = publish_snapshots(spark, storage, days, windows)
     for view, rows in snapshot_rows.items():
         log.info("%s: %s rows in %d daily snapshot(s)", view, f"{sum(rows.values()):,}", len(rows))
 
     apply_repo(store, storage, windows)
     materialize(store, snapshot_time(ds))
 
-    training_rows = publish_training_rows(store, storage, ds, days.training, windows)
+    exposure_files = {day: days.files[day] for day in days.training}
+    training_rows = publish_training_rows(store, storage, ds, exposure_files, windows)
     log.info(
         "ranker rows for %s: %s exposures of %d day(s), %d features",
         ds,

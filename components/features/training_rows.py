@@ -8,7 +8,7 @@ published under ``features/ranker_rows/dt=<ds>/``, one file per exposure day.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
 from typing import TYPE_CHECKING
@@ -16,16 +16,16 @@ from typing import TYPE_CHECKING
 import pyarrow as pa
 
 from components.core import partitions
-from components.core.layout import CURATED_EXPOSURES, partition
+from components.core.layout import FEATURES, partition
 from components.core.schemas import CURATED_EXPOSURE
 from components.core.storage import Storage
-from components.features.paths import RANKER_ROWS
 from components.features.schema import EVENT_TIMESTAMP, STATS_VIEWS
 
 if TYPE_CHECKING:
     import pandas as pd
     from feast import FeatureStore
 
+RANKER_ROWS = f"{FEATURES}/ranker_rows"  # one partition per logical date
 LABEL = "clicked"
 # Curated column -> training row column: the time of the exposure is the time Feast joins at.
 EXPOSURE_COLUMNS = {
@@ -55,16 +55,16 @@ def publish_training_rows(
     store: FeatureStore,
     storage: Storage,
     ds: date,
-    days: Sequence[date],
+    exposure_files: Mapping[date, Sequence[str]],
     windows: Sequence[int],
 ) -> TrainingRows:
-    """Publish the training rows of the exposures of ``days`` as the partition of ``ds``."""
+    """Publish the rows of each day's validated curated ``exposure_files`` as ``ds``'s partition."""
     schema = rows_schema(windows)
     staging = storage.staging_key("ranker-rows")
     rows_by_day = {}
     # A day at a time bounds memory: the join holds one day's exposures and their snapshots.
-    for day in days:
-        rows = with_features(store, exposures(storage, day), windows)
+    for day, files in exposure_files.items():
+        rows = with_features(store, exposures(storage, files), windows)
         table = pa.Table.from_pandas(rows, schema=schema, preserve_index=False)
         storage.write_parquet(f"{staging}/exposures-{day.isoformat()}.parquet", table)
         rows_by_day[day] = table.num_rows
@@ -77,7 +77,7 @@ def publish_training_rows(
             "rows": sum(rows_by_day.values()),
             "producer": "features",
             "ds": ds.isoformat(),
-            "exposure_days": [day.isoformat() for day in days],
+            "exposure_days": [day.isoformat() for day in exposure_files],
             "label": LABEL,
             "features": features,
             "feature_refs": [ref for view in STATS_VIEWS for ref in view.feature_refs(windows)],
@@ -86,10 +86,11 @@ def publish_training_rows(
     return TrainingRows(ds=ds, rows_by_day=rows_by_day, features=features)
 
 
-def exposures(storage: Storage, day: date) -> pd.DataFrame:
-    """The exposures of a (validated) curated day as Feast's entity frame."""
-    table = storage.read_parquet(partition(CURATED_EXPOSURES, day), columns=list(EXPOSURE_COLUMNS))
-    ordered = table.select(list(EXPOSURE_COLUMNS))
+def exposures(storage: Storage, files: Sequence[str]) -> pd.DataFrame:
+    """The exposures in a curated day's ``files`` as Feast's entity frame."""
+    columns = list(EXPOSURE_COLUMNS)
+    table = pa.concat_tables(storage.read_parquet(key, columns=columns) for key in files)
+    ordered = table.select(columns)
     return ordered.rename_columns(list(EXPOSURE_COLUMNS.values())).to_pandas()
 
 

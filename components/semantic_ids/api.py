@@ -4,7 +4,6 @@
 sid_map = load_sid_map(storage, ds)
 sid_map.version            # codebook version: record it with every dataset and model
 sid_map.tokens_per_item    # levels + 1 (the de-duplication token)
-sid_map.position_vocab     # vocabulary size of each token position
 item_ids, tokens = sid_map.tokens()   # (n,), (n, tokens_per_item) int32
 sid_map.table              # Arrow: item_id, code_1..code_L, dedup, sid, listed, assigned_on
 ```
@@ -47,38 +46,27 @@ class SidMap:
     def tokens_per_item(self) -> int:
         return self.levels + 1
 
-    @property
-    def position_vocab(self) -> tuple[int, ...]:
-        return (self.codes_per_level,) * self.levels + (self.dedup_vocab,)
-
     def tokens(self) -> tuple[np.ndarray, np.ndarray]:
         """Item ids (ascending) and their tokens: codes per level, then the de-dup index."""
         sids = SidTable.from_arrow(self.table)
         return sids.item_ids, np.column_stack([sids.codes, sids.dedup])
 
-    def codes_by_item(self) -> dict[int, tuple[int, ...]]:
-        item_ids, tokens = self.tokens()
-        return {int(item): tuple(map(int, row)) for item, row in zip(item_ids, tokens, strict=True)}
-
 
 def load_sid_map(storage: Storage, ds: date, version: int | None = None) -> SidMap:
-    """The map published for ``ds``: by ``version``, or by the newest version that has one
-    (the latest run for ``ds``, since versions only grow)."""
-    current = store.read_current(storage)
-    if version is not None:
-        candidates = [version]
-    else:
-        candidates = list(range(current.version, 0, -1)) if current else []
-    for candidate in candidates:
-        if is_published(storage, store.map_partition(candidate, ds)):
-            table, manifest = store.read_map(storage, candidate, ds)
-            return SidMap(
-                version=candidate,
-                ds=ds,
-                codes_per_level=int(manifest["codes_per_level"]),
-                dedup_vocab=int(manifest["dedup_vocab"]),
-                table=table,
-            )
+    """The map of ``ds`` in ``version``, by default in the version a run for ``ds`` uses: the
+    newest fitted on or before ``ds``, so a rebuild of an old day keeps that day's SIDs."""
+    if version is None:
+        in_use = store.version_on(storage, ds)
+        version = in_use.version if in_use else None
+    if version is not None and is_published(storage, store.map_partition(version, ds)):
+        table, manifest = store.read_map(storage, version, ds)
+        return SidMap(
+            version=version,
+            ds=ds,
+            codes_per_level=int(manifest["codes_per_level"]),
+            dedup_vocab=int(manifest["dedup_vocab"]),
+            table=table,
+        )
     which = f"codebook version {version}" if version is not None else "any codebook version"
     raise SidMapNotFound(
         f"no SID map is published for {ds.isoformat()} in {which} under {storage.uri('sids')}: "

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import argparse
 
+from components.core.cli_args import logical_date
 from components.core.config import PipelineConfig
-from components.core.layout import parse_ds
 
 
 def register(subparsers: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
     parser = subparsers.add_parser("semantic-ids", parents=[common], help=__doc__)
-    parser.add_argument("--ds", required=True, type=parse_ds, help="logical date YYYY-MM-DD")
+    parser.add_argument("--ds", required=True, type=logical_date, help="logical date YYYY-MM-DD")
     parser.add_argument(
         "--refit",
         action="store_true",

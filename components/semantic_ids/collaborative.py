@@ -1,7 +1,8 @@
 """Collaborative item vectors for catalogs without text: co-occurrence in the logs -> PPMI -> SVD.
 
-Every user's positive interactions (clicks or purchases) within the window form one basket;
-items that share baskets get similar vectors. Days are read only through the validation gate.
+Every user's positive interactions (clicks or purchases) in the last
+``semantic_ids.collaborative_days`` days form one basket; items that share baskets get similar
+vectors. Days are read only through the validation gate.
 The SVD basis is fitted with the codebook and stored with it: on the days in between, today's
 co-occurrence rows are projected onto that basis (folding in), so vectors stay comparable with
 the codebook's centroids instead of moving with each day's decomposition.
@@ -18,39 +19,35 @@ import pyarrow.compute as pc
 from scipy import sparse
 
 from components.core.layout import CURATED_EXPOSURES, partition, window
-from components.core.partitions import is_published
+from components.core.partitions import PartitionNotPublished
 from components.core.storage import Storage
 from components.semantic_ids.vectors import ItemVectors, Tensors, fill_missing
-from components.validate.gate import require_validated
+from components.validate.gate import validated_history
 
-WINDOW_DAYS = 30  # days of curated exposures read; a proposed config field
-DIM = 64  # SVD components; a proposed config field
 _CONTEXT_SMOOTHING = 0.75  # Levy et al.: damps PMI's preference for rare context items
 _MIN_RELATIVE_SINGULAR_VALUE = 1e-9
 
 
 def read_positives(storage: Storage, ds: date, days: int) -> tuple[pa.Table, int]:
-    """Distinct (user_id, item_id) positives of the validated days of the window, and the
-    number of days read. Days never extracted are skipped; a day that did not pass
-    validation stops the run (the gate raises)."""
+    """Distinct (user_id, item_id) positives of the validated history in the ``days`` ending
+    on ``ds``, and the number of days read (the gate raises on a gap or a failed day)."""
+    try:
+        history = validated_history(storage, window(ds, days))
+    except PartitionNotPublished as exc:
+        raise PartitionNotPublished(
+            f"{exc}; collaborative vectors need validated exposures: run extract and validate "
+            "first, or set semantic_ids.source=text"
+        ) from exc
     tables = []
-    for day in window(ds, days):
-        if not is_published(storage, partition(CURATED_EXPOSURES, day)):
-            continue
-        require_validated(storage, day)
+    for day in history:
         exposures = storage.read_parquet(
             partition(CURATED_EXPOSURES, day),
             columns=["user_id", "item_id", "clicked", "purchased"],
         )
         positive = pc.or_kleene(exposures["clicked"], exposures["purchased"]).fill_null(False)
         tables.append(exposures.filter(positive).select(["user_id", "item_id"]))
-    if not tables:
-        raise FileNotFoundError(
-            f"no curated exposures are published in the {days} days ending on {ds.isoformat()}: "
-            "run extract and validate first, or set semantic_ids.source=text"
-        )
     pairs = pa.concat_tables(tables).group_by(["user_id", "item_id"]).aggregate([])
-    return pairs, len(tables)
+    return pairs, len(history)
 
 
 def ppmi(users: np.ndarray, items: np.ndarray, n_items: int) -> sparse.csr_matrix:
@@ -85,16 +82,16 @@ class CollaborativeFeatures:
         catalog: pa.Table,
         ds: date,
         seed: int,
-        window_days: int = WINDOW_DAYS,
-        dim: int = DIM,
+        days: int,
+        dim: int,
     ) -> None:
         self.storage, self.ds, self.seed = storage, ds, seed
         self.item_ids = catalog["item_id"].to_numpy()
-        self.window_days, self.dim = window_days, dim
+        self.days, self.dim = days, dim
 
     @cached_property
     def _ppmi(self) -> tuple[sparse.csr_matrix, dict[str, int]]:
-        pairs, days = read_positives(self.storage, self.ds, self.window_days)
+        pairs, days = read_positives(self.storage, self.ds, self.days)
         items = pairs["item_id"].to_numpy()
         unknown = np.unique(items[~np.isin(items, self.item_ids)])
         if len(unknown):

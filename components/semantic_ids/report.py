@@ -6,25 +6,17 @@ drawn with matplotlib's Agg canvas and embedded as base64.
 
 from __future__ import annotations
 
-import base64
 import io
 import json
-from html import escape
 from typing import Any
 
 import numpy as np
 
+from components.core.html_page import page, png_image
 from components.semantic_ids.codes import CodeStats
 
 _STYLE = """
-body { font: 14px/1.4 system-ui, sans-serif; margin: 2rem; color: #222; max-width: 70rem; }
-h1 { padding: .5rem 1rem; border-radius: 4px; color: #fff; background: #1565c0; }
-dl { display: grid; grid-template-columns: max-content auto; gap: .2rem 1rem; }
-dt { font-weight: 600; } dd { margin: 0; }
-table { border-collapse: collapse; margin: 1rem 0; }
-th, td { border: 1px solid #ddd; padding: .35rem .6rem; text-align: right; }
-th { background: #f5f5f5; }
-img { max-width: 100%; }
+body { max-width: 70rem; } th, td { text-align: right; }
 """
 
 
@@ -55,30 +47,23 @@ def render_html(report: dict[str, Any], stats: CodeStats) -> str:
         f"<td>{share:.1%}</td></tr>"
         for level, (used, share) in enumerate(zip(stats.codes_used, stats.utilization, strict=True))
     )
-    return "\n".join(
+    return page(
+        title,
+        facts,
         [
-            "<!DOCTYPE html>",
-            '<html lang="en"><head><meta charset="utf-8">',
-            f"<title>{escape(title)}</title><style>{_STYLE}</style></head><body>",
-            f"<h1>{escape(title)}</h1><dl>",
-            *(f"<dt>{escape(name)}</dt><dd>{escape(value)}</dd>" for name, value in facts.items()),
-            "</dl><h2>Code utilization</h2>",
+            "<h2>Code utilization</h2>",
             "<table><tr><th>level</th><th>codes used</th><th>codes</th><th>utilization</th></tr>",
             f"{rows}</table>",
-            _img(_utilization_png(stats), "items per code, per level"),
+            png_image(_utilization_png(stats), "items per code, per level"),
             "<h2>Collisions</h2>",
-            _img(_collisions_png(stats), "items by the number of items sharing their codes"),
-            "</body></html>",
-        ]
+            png_image(_collisions_png(stats), "items by the number of items sharing their codes"),
+        ],
+        style=_STYLE,
     )
 
 
 def _counts(values: dict[str, Any]) -> str:
     return ", ".join(f"{name.replace('_', ' ')} {value}" for name, value in values.items())
-
-
-def _img(png: bytes, alt: str) -> str:
-    return f'<img alt="{escape(alt)}" src="data:image/png;base64,{base64.b64encode(png).decode()}">'
 
 
 def _utilization_png(stats: CodeStats) -> bytes:

@@ -1,8 +1,14 @@
 """The semantic-IDs stage for one logical date: catalog -> item vectors -> SIDs -> published map.
 
 Without a codebook, or when the refit policy asks for one, a new version is fitted on every item
-of the day's catalog. Otherwise the current version's latest earlier map is kept as it is and
-only the new items are assigned, so existing items keep exactly their SIDs.
+of the day's catalog; items of the previous version's map that left the catalog stay in the new
+map, unlisted, so that the logs' history keeps its SIDs. Otherwise the version's latest earlier
+map is kept as it is and only the new items are assigned, so existing items keep their SIDs.
+
+Only the latest mapped day may refit. A past day (a rerun or a backfill) is mapped with the
+version in use on it, the newest fitted on or before it, and is never refitted, so rerunning it
+republishes the same SIDs. A day before the first fit is refused: a codebook fitted for it would
+serve no later day, and one fitted later would give its SIDs to items other days list.
 """
 
 from __future__ import annotations
@@ -10,26 +16,30 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from datetime import date
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from components.core.config import SemanticIdConfig
+from components.core.layout import RAW_CATALOG, partition
+from components.core.partitions import is_published
 from components.core.storage import Storage
 from components.semantic_ids import report, store
-from components.semantic_ids.catalog import read_catalog
 from components.semantic_ids.codebook import fit_codebook
 from components.semantic_ids.codes import code_stats
-from components.semantic_ids.embedder import Embedder, SentenceTransformerEmbedder
 from components.semantic_ids.sidmap import SidTable, extend_table, fresh_table
-from components.semantic_ids.vectors import ItemFeatures, ItemVectors
+from components.semantic_ids.vectors import ItemFeatures, ItemVectors, stand_ins
 from components.semantic_ids.versioning import (
     Drift,
     changed_settings,
     fit_settings,
     refit_reasons,
 )
+
+if TYPE_CHECKING:
+    from components.semantic_ids.text import Embedder
 
 log = logging.getLogger(__name__)
 
@@ -53,31 +63,41 @@ def build_semantic_ids(
     """Publish the item <-> SID map of ``ds``, fitting a new codebook version when due."""
     catalog = read_catalog(storage, ds)
     features = item_features(storage, catalog, ds, config, embedder)
-    settings = fit_settings(config, features.source)
     current = store.read_current(storage)
     if current is None:
-        return _fit_version(storage, ds, features, config, 1, ["first codebook"])
-    codebook, fit_record = store.load_codebook(storage, current.version)
+        return _fit_version(storage, ds, features, config, 1, ["first codebook"], None)
+    in_use, mapped, past = _version_of_day(storage, ds, current)
+    codebook, fit_record = store.load_codebook(storage, in_use.version)
+    base = _base_map(storage, in_use, mapped, ds)
     reasons = ["requested (--refit)"] if force_refit else []
     reasons += [
         f"settings changed: {change}"
-        for change in changed_settings(fit_record["settings"], settings)
+        for change in changed_settings(
+            fit_record["settings"], fit_settings(config, features.source)
+        )
     ]
+    if reasons and past:
+        raise ValueError(
+            f"{ds.isoformat()} is a past day, mapped with codebook v{in_use.version}: it is never "
+            f"refitted ({'; '.join(reasons)}); rerun it with the settings of "
+            f"{storage.uri(store.version_prefix(in_use.version))}/fit.json"
+        )
     if reasons:
-        return _fit_version(storage, ds, features, config, current.version + 1, reasons)
+        return _fit_version(storage, ds, features, config, current.version + 1, reasons, base)
 
     vectors = features.vectors(codebook.basis)
-    base = _base_map(storage, current, ds)
     new = ~np.isin(vectors.item_ids, base.item_ids)
     error = codebook.error(vectors.matrix)
     drift = Drift(
-        days_since_fit=(ds - current.fitted_on).days,
+        days_since_fit=(ds - in_use.fitted_on).days,
         new_item_share=1 - fit_record["items"] / (len(base) + int(new.sum())),
         error_increase=error / max(fit_record["quantization_error"], 1e-12) - 1,
     )
     reasons = refit_reasons(drift, config)
+    if reasons and not past:
+        return _fit_version(storage, ds, features, config, current.version + 1, reasons, base)
     if reasons:
-        return _fit_version(storage, ds, features, config, current.version + 1, reasons)
+        log.info("a past day keeps codebook v%d despite: %s", in_use.version, "; ".join(reasons))
     table = extend_table(
         base,
         listed_ids=vectors.item_ids,
@@ -87,6 +107,25 @@ def build_semantic_ids(
         dedup_vocab=fit_record["dedup_vocab"],
     )
     return _publish(storage, ds, fit_record, table, vectors, error, drift)
+
+
+def read_catalog(storage: Storage, ds: date) -> pa.Table:
+    """The committed catalog snapshot of ``ds``, sorted by item id."""
+    key = partition(RAW_CATALOG, ds)
+    if not is_published(storage, key):
+        raise FileNotFoundError(
+            f"no catalog snapshot for {ds.isoformat()}: {storage.uri(key)} is not published "
+            "(the simulator or the catalog export writes one per day)"
+        )
+    catalog = storage.read_parquet(key)
+    item_ids = catalog["item_id"]
+    if catalog.num_rows == 0:
+        raise ValueError(f"the catalog snapshot {storage.uri(key)} lists no items")
+    if item_ids.null_count:
+        raise ValueError(f"the catalog snapshot {storage.uri(key)} has items without an id")
+    if len(pc.unique(item_ids)) != catalog.num_rows:
+        raise ValueError(f"the catalog snapshot {storage.uri(key)} lists an item id twice")
+    return catalog.sort_by("item_id")
 
 
 def item_features(
@@ -99,22 +138,38 @@ def item_features(
     if config.source == "collaborative":
         from components.semantic_ids.collaborative import CollaborativeFeatures
 
-        return CollaborativeFeatures(storage, catalog, ds, config.seed)
-    from components.semantic_ids.embed import TextFeatures
+        return CollaborativeFeatures(
+            storage, catalog, ds, config.seed, config.collaborative_days, config.collaborative_dim
+        )
+    from components.semantic_ids.text import SentenceTransformerEmbedder, TextFeatures
 
     embedder = embedder or SentenceTransformerEmbedder(config.model_path, config.batch_size)
     return TextFeatures(storage, catalog, ds, embedder, config.seed)
 
 
-def _base_map(storage: Storage, current: store.CurrentVersion, ds: date) -> SidTable:
-    """The map new items are added to: the version's latest map before ``ds``, or its fit map.
+def _version_of_day(
+    storage: Storage, ds: date, current: store.CurrentVersion
+) -> tuple[store.CurrentVersion, list[date], bool]:
+    """The version in use on ``ds``, the days it has maps for, and whether ``ds`` is a past
+    day (one before the current version's latest map), which may not refit."""
+    in_use = store.version_on(storage, ds)
+    if in_use is None:
+        raise ValueError(
+            f"no codebook version was fitted on or before {ds.isoformat()} (the first fit is "
+            "later), and a past day is never fitted: map days oldest first to give them SIDs"
+        )
+    mapped = store.map_dates(storage, in_use.version)
+    return in_use, mapped, in_use != current or any(day > ds for day in mapped)
 
-    A backfill of a day before the fit starts from the fit map, so items that were retired
-    by the fit day get SIDs that days after the fit may give to other items.
-    """
-    earlier = [day for day in store.map_dates(storage, current.version) if day < ds]
-    day = earlier[-1] if earlier else current.fitted_on
-    return SidTable.from_arrow(store.read_map(storage, current.version, day)[0])
+
+def _base_map(
+    storage: Storage, version: store.CurrentVersion, mapped: list[date], ds: date
+) -> SidTable:
+    """The map new items are added to: the version's latest map before ``ds``, else its fit
+    map (fitted on or before ``ds``)."""
+    earlier = [day for day in mapped if day < ds]
+    day = earlier[-1] if earlier else version.fitted_on
+    return SidTable.from_arrow(store.read_map(storage, version.version, day)[0])
 
 
 def _fit_version(
@@ -124,12 +179,26 @@ def _fit_version(
     config: SemanticIdConfig,
     version: int,
     reasons: list[str],
+    previous: SidTable | None,
 ) -> SidRun:
+    """Fit ``version`` on the catalog's items; ``previous`` (the map the last version would
+    have extended) contributes the items that left the catalog, with stand-in vectors: their
+    text or logs are gone, but the logs' history still names them."""
     log.info("fitting codebook v%d: %s", version, "; ".join(reasons))
     basis = features.fit_basis(config.seed)
     vectors = features.vectors(basis)
     codebook = fit_codebook(vectors.matrix, basis, config)
     table = fresh_table(vectors.item_ids, codebook.codes(vectors.matrix), ds, config.codebook_size)
+    if previous is not None:
+        gone = previous.item_ids[~np.isin(previous.item_ids, vectors.item_ids)]
+        table = extend_table(
+            table,
+            listed_ids=vectors.item_ids,
+            new_ids=gone,
+            new_codes=codebook.codes(stand_ins(gone, vectors.matrix.shape[1], config.seed)),
+            ds=ds,
+            dedup_vocab=config.codebook_size,
+        )
     error = codebook.error(vectors.matrix)
     fit_record = {
         "version": version,

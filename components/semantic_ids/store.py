@@ -1,7 +1,7 @@
 """Where semantic IDs live under the storage root, and how each piece is read and written.
 
 ```
-sids/CURRENT.json                      the codebook version in use: {version, fitted_on}
+sids/CURRENT.json                      the newest codebook version: {version, fitted_on}
 sids/v=<n>/codebook.safetensors        basis + whitening + quantizer weights
 sids/v=<n>/fit.json                    settings, fit date, quantization error, code statistics,
                                        sha256 of the codebook (verified on load)
@@ -9,26 +9,47 @@ sids/v=<n>/map/dt=<ds>/                published: sid_map.parquet, report.json, 
 ```
 
 A new version is committed by writing ``CURRENT.json`` last: a run that dies before that leaves
-an unreferenced folder that the next fit of the same version number replaces.
+an unreferenced folder that the next fit of the same version number replaces. So versions
+1..CURRENT were each current once, and since only the latest mapped day refits, they were
+fitted in date order: the version of a day is the newest one fitted on or before it.
 """
 
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
-from typing import Any
+from typing import Any, TypeVar
 
 import pyarrow as pa
 
 from components.core.layout import SIDS, partition
-from components.core.partitions import MANIFEST, publish, read_manifest
+from components.core.partitions import MANIFEST, publish_files, read_manifest
 from components.core.storage import Storage
 from components.semantic_ids.codebook import Codebook
 from components.semantic_ids.sidmap import SidTable
 
 CURRENT_KEY = f"{SIDS}/CURRENT.json"
 MAP_FILE = "sid_map.parquet"
+FIT_FIELDS = (
+    "version",
+    "fitted_on",
+    "reasons",
+    "settings",
+    "items",
+    "levels",
+    "codes_per_level",
+    "dedup_vocab",
+    "quantization_error",
+    "codebook_sha256",
+)
+
+T = TypeVar("T")
+
+
+class BrokenRecord(ValueError):
+    """A JSON file of the stage is truncated or lacks a field (a ValueError: bad input)."""
 
 
 @dataclass(frozen=True)
@@ -48,14 +69,30 @@ def map_partition(version: int, ds: date) -> str:
 def read_current(storage: Storage) -> CurrentVersion | None:
     if not storage.exists(CURRENT_KEY):
         return None
-    pointer = storage.read_json(CURRENT_KEY)
-    return CurrentVersion(int(pointer["version"]), date.fromisoformat(pointer["fitted_on"]))
+    return _read_record(
+        storage,
+        CURRENT_KEY,
+        lambda pointer: CurrentVersion(
+            int(pointer["version"]), date.fromisoformat(pointer["fitted_on"])
+        ),
+    )
 
 
 def write_current(storage: Storage, current: CurrentVersion) -> None:
     storage.write_json(
         CURRENT_KEY, {"version": current.version, "fitted_on": current.fitted_on.isoformat()}
     )
+
+
+def version_on(storage: Storage, ds: date) -> CurrentVersion | None:
+    """The version in use on ``ds``: the newest fitted on or before it (None: none was)."""
+    version = read_current(storage)
+    while version is not None and version.fitted_on > ds:
+        if version.version == 1:
+            return None
+        older = read_fit_record(storage, version.version - 1)
+        version = CurrentVersion(version.version - 1, date.fromisoformat(older["fitted_on"]))
+    return version
 
 
 def save_codebook(
@@ -69,9 +106,20 @@ def save_codebook(
     )
 
 
+def read_fit_record(storage: Storage, version: int) -> dict[str, Any]:
+    def parse(record: dict[str, Any]) -> dict[str, Any]:
+        missing = [name for name in FIT_FIELDS if name not in record]
+        if missing:
+            raise KeyError(", ".join(missing))
+        date.fromisoformat(record["fitted_on"])
+        return record
+
+    return _read_record(storage, f"{version_prefix(version)}/fit.json", parse)
+
+
 def load_codebook(storage: Storage, version: int) -> tuple[Codebook, dict[str, Any]]:
     """The codebook of ``version`` and its fit record; the weights' sha256 is verified."""
-    fit_record: dict[str, Any] = storage.read_json(f"{version_prefix(version)}/fit.json")
+    fit_record = read_fit_record(storage, version)
     key = f"{version_prefix(version)}/codebook.safetensors"
     data = storage.read_bytes(key)
     if hashlib.sha256(data).hexdigest() != fit_record["codebook_sha256"]:
@@ -88,12 +136,8 @@ def publish_map(
     attachments: dict[str, bytes],
 ) -> str:
     """Publish the map of ``ds`` with its report files; returns the partition's key."""
-    staging = storage.staging_key("semantic-ids")
-    storage.write_parquet(f"{staging}/{MAP_FILE}", table.to_arrow())
-    for name, data in attachments.items():
-        storage.write_bytes(f"{staging}/{name}", data)
     target = map_partition(version, ds)
-    publish(storage, staging, target, manifest)
+    publish_files(storage, target, {MAP_FILE: table.to_arrow(), **attachments}, manifest)
     return target
 
 
@@ -112,3 +156,16 @@ def map_dates(storage: Storage, version: int) -> list[date]:
         for key in storage.list_keys(f"{version_prefix(version)}/map")
         if key.startswith(prefix) and key.endswith(f"/{MANIFEST}")
     )
+
+
+def _read_record(storage: Storage, key: str, parse: Callable[[Any], T]) -> T:
+    """``parse`` of the JSON at ``key``; a truncated or hand-edited file is named in the error
+    instead of surfacing later as a KeyError."""
+    try:
+        return parse(storage.read_json(key))
+    except KeyError as exc:
+        raise BrokenRecord(f"{storage.uri(key)} lacks {exc.args[0]}; restore it") from exc
+    except (TypeError, ValueError) as exc:  # JSONDecodeError is a ValueError
+        raise BrokenRecord(
+            f"{storage.uri(key)} is truncated or malformed ({exc}); restore it"
+        ) from exc

@@ -14,7 +14,7 @@ from components.core.config import SemanticIdConfig
 
 def fit_settings(config: SemanticIdConfig, source: str) -> dict[str, Any]:
     """The settings a codebook is fitted with: changing any of them needs a new version."""
-    return {
+    settings: dict[str, Any] = {
         "source": source,
         "quantizer": config.quantizer,
         "levels": config.levels,
@@ -22,6 +22,10 @@ def fit_settings(config: SemanticIdConfig, source: str) -> dict[str, Any]:
         "whiten_dim": config.whiten_dim,
         "seed": config.seed,
     }
+    if config.source == "collaborative":  # they shape the vector space of that source only
+        settings["collaborative_days"] = config.collaborative_days
+        settings["collaborative_dim"] = config.collaborative_dim
+    return settings
 
 
 def changed_settings(fitted: dict[str, Any], wanted: dict[str, Any]) -> list[str]:

@@ -8,8 +8,8 @@ from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
+from components.core.cli_args import logical_date, positive_int
 from components.core.config import PipelineConfig
-from components.core.layout import parse_ds
 from components.simulate.scales import SCALES
 
 DEFAULT_REPLAY_DAYS = 30
@@ -25,15 +25,15 @@ def register(subparsers: Any, common: argparse.ArgumentParser) -> None:
     _time_options(simulate)
     simulate.add_argument("--scale", choices=list(SCALES), help="world size (default: config)")
     simulate.add_argument(
-        "--chunk-events", type=_positive_int, help="events per part file (default: the scale's)"
+        "--chunk-events", type=positive_int, help="events per part file (default: the scale's)"
     )
     window = simulate.add_argument_group(
         "daily runs and backfills",
         "Write only the window ending on --ds of the shop opened on --start.",
     )
-    window.add_argument("--ds", type=parse_ds, help="last day of the window, YYYY-MM-DD")
+    window.add_argument("--ds", type=logical_date, help="last day of the window, YYYY-MM-DD")
     window.add_argument(
-        "--lookback-days", type=_positive_int, help="window length (default: config extract)"
+        "--lookback-days", type=positive_int, help="window length (default: config extract)"
     )
     simulate.set_defaults(handler=_simulate)
 
@@ -46,21 +46,16 @@ def register(subparsers: Any, common: argparse.ArgumentParser) -> None:
     replay.add_argument("--sequences", type=Path, required=True, help="user sequences file")
     replay.add_argument("--items", type=Path, required=True, help="item titles / metadata file")
     _time_options(replay)
-    replay.add_argument("--slate-size", type=_positive_int, default=10)
+    replay.add_argument("--slate-size", type=positive_int, default=10)
     replay.set_defaults(handler=_replay)
 
 
 def _time_options(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--start", type=parse_ds, help="first day, YYYY-MM-DD (default: config)")
-    parser.add_argument("--days", type=_positive_int, help="number of days (default: config/scale)")
+    parser.add_argument(
+        "--start", type=logical_date, help="first day, YYYY-MM-DD (default: config)"
+    )
+    parser.add_argument("--days", type=positive_int, help="number of days (default: config/scale)")
     parser.add_argument("--seed", type=int, help="random seed (default: config)")
-
-
-def _positive_int(value: str) -> int:
-    number = int(value)
-    if number < 1:
-        raise argparse.ArgumentTypeError(f"{value} is not a positive integer")
-    return number
 
 
 def _simulate(args: argparse.Namespace, config: PipelineConfig) -> int:

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import pyarrow as pa
 
-from components.simulate.hashing import hash_unit
+from components.simulate.determinism import hash_unit
 
 _LATE_SALT, _DUPLICATE_SALT, _REDELIVERY_DAY_SALT = 0x1A7E, 0xD0B1, 0xDA7
 

@@ -1,4 +1,8 @@
-"""Turn logged slates into raw exposure rows: one row per shown item, in the contract schema."""
+"""Turn logged slates into raw exposure rows: one row per shown item, in the contract schema.
+
+Every row also names the A/B experiment the shop is running and the user's arm in it: users are
+hashed into arms, so a user is in the same arm every day.
+"""
 
 from __future__ import annotations
 
@@ -9,9 +13,17 @@ import numpy as np
 import pyarrow as pa
 
 from components.core.schemas import RAW_EXPOSURE, UTC_MICROS
-from components.simulate.experiment import ARMS, EXPERIMENT_ID, arm_index
-from components.simulate.ids import make_ids
+from components.simulate.determinism import hash_unit, make_ids
 from components.simulate.traffic import SURFACES
+
+EXPERIMENT_ID = "exp_2026_baseline"
+ARMS = pa.array(["control", "treatment"])
+_ARM_SALT = 0xA4B
+
+
+def arm_index(user_ids: np.ndarray) -> np.ndarray:
+    """Each user's arm as an index into ARMS: half of the users in each."""
+    return (hash_unit(user_ids, _ARM_SALT) >= 0.5).astype(np.int8)
 
 
 @dataclass(frozen=True)

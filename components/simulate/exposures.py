@@ -8,12 +8,11 @@ from datetime import timedelta
 import numpy as np
 import pyarrow as pa
 
+from components.simulate.determinism import Stream, epoch_us, rng_for
 from components.simulate.events import SlateLog
 from components.simulate.feedback import FeedbackModel
 from components.simulate.logging_policy import PolicyParams, ProductionPolicy, affinity_estimate
-from components.simulate.randomness import Stream, rng_for
 from components.simulate.sampling import WeightedSampler
-from components.simulate.timeline import epoch_us
 from components.simulate.traffic import Requests, chunk_count, sample_requests
 from components.simulate.world import World
 

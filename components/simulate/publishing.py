@@ -1,9 +1,8 @@
-"""Write datasets aside and commit them with the partition protocol of ``core.partitions``."""
+"""The raw partitions both producers write, committed with the protocol of ``core.partitions``."""
 
 from __future__ import annotations
 
 from datetime import date
-from typing import Any
 
 import pyarrow as pa
 
@@ -43,33 +42,14 @@ class PartitionWriter:
         )
 
 
-def publish_files(
-    storage: Storage,
-    target: str,
-    files: dict[str, pa.Table | dict[str, Any]],
-    producer: str,
-    **manifest: Any,
-) -> None:
-    """Publish a folder of Parquet tables and JSON documents under ``target`` at once."""
-    staging = storage.staging_key(producer)
-    for name, content in files.items():
-        if isinstance(content, pa.Table):
-            storage.write_parquet(f"{staging}/{name}", content)
-        else:
-            storage.write_json(f"{staging}/{name}", content)
-    partitions.publish(storage, staging, target, {"producer": producer, **manifest})
-
-
 def exposure_writer(storage: Storage, dt: date, producer: str) -> PartitionWriter:
     return PartitionWriter(storage, layout.RAW_EXPOSURES, dt, RAW_EXPOSURE, producer)
 
 
 def publish_catalog(storage: Storage, dt: date, catalog: pa.Table, producer: str) -> None:
-    publish_files(
+    partitions.publish_files(
         storage,
         layout.partition(layout.RAW_CATALOG, dt),
         {"catalog.parquet": catalog},
-        producer,
-        dt=dt.isoformat(),
-        rows=catalog.num_rows,
+        {"producer": producer, "dt": dt.isoformat(), "rows": catalog.num_rows},
     )

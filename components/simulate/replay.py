@@ -21,17 +21,16 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 
-from components.core import layout
+from components.core import layout, partitions
 from components.core.schemas import CATALOG, UTC_MICROS
 from components.core.storage import Storage
+from components.simulate.determinism import DAY_US, Stream, epoch_us, rng_for
 from components.simulate.events import SlateLog
 from components.simulate.feedback import FeedbackModel
 from components.simulate.logging_policy import Slates, top_distinct
-from components.simulate.publishing import exposure_writer, publish_catalog, publish_files
-from components.simulate.randomness import Stream, rng_for
+from components.simulate.publishing import exposure_writer, publish_catalog
 from components.simulate.replay_input import ReplaySource
 from components.simulate.sampling import WeightedSampler
-from components.simulate.timeline import DAY_US, epoch_us
 from components.simulate.traffic import sample_surfaces, time_of_day_us
 
 log = logging.getLogger("adagrpo.replay")
@@ -108,12 +107,11 @@ def replay(
         days=days,
         seconds=time.perf_counter() - started,
     )
-    publish_files(
+    partitions.publish_files(
         storage,
         layout.TRUTH,
         {"replay.json": _provenance(source, summary, start, seed, slate_size, policy)},
-        PRODUCER,
-        seed=seed,
+        {"producer": PRODUCER, "seed": seed},
     )
     log.info(
         "replayed %s interactions of %s users over %d days from %s: %s events in %.1fs",

@@ -6,7 +6,8 @@
   (``{"item": {"title", "description", "brand", "categories"}}``).
 
 Each file's shape is detected from its content (JSON starts with ``{`` or ``[``), so the two
-may be mixed. Malformed input raises :class:`ReplayInputError` naming the file and line.
+may be mixed. Malformed or unreadable input raises :class:`ReplayInputError` naming the file
+(and the line, where there is one).
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ import numpy as np
 
 
 class ReplayInputError(ValueError):
-    """Malformed replay input; the message starts with ``file:line:``."""
+    """Malformed or unreadable replay input; the message starts with ``file:line:`` or ``file:``."""
 
 
 @dataclass(frozen=True)
@@ -69,6 +70,8 @@ def _read(path: Path) -> str:
         return path.read_text(encoding="utf-8")
     except UnicodeDecodeError as exc:
         raise ReplayInputError(f"{path}: not UTF-8 text ({exc.reason})") from exc
+    except OSError as exc:  # missing, a directory, unreadable: the user named the wrong path
+        raise ReplayInputError(f"{path}: cannot read the file ({exc.strerror or exc})") from exc
 
 
 def _is_json(text: str) -> bool:

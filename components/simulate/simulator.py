@@ -8,26 +8,36 @@ from __future__ import annotations
 
 import logging
 import time
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass, field
 from datetime import date, timedelta
 
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from components.core import layout
 from components.core.progress import Progress
 from components.core.storage import Storage
 from components.simulate.catalog import catalog_table, snapshot
-from components.simulate.delivery import Delivery, deliver
+from components.simulate.delivery import Delivery, DeliveryFaults, deliver
 from components.simulate.exposures import ExposureGenerator
-from components.simulate.params import DEFAULT_SHOP, ShopParams
-from components.simulate.publishing import exposure_writer, publish_catalog, publish_files
+from components.simulate.feedback import FeedbackModel
+from components.simulate.logging_policy import PolicyParams
+from components.simulate.publishing import exposure_writer, publish_catalog
 from components.simulate.scales import Scale
-from components.simulate.truth import truth_files
-from components.simulate.world import build_world
+from components.simulate.truth import publish_truth
+from components.simulate.world import WorldParams, build_world
 
 log = logging.getLogger("adagrpo.simulate")
 PRODUCER = "simulate"
+
+
+@dataclass(frozen=True)
+class ShopParams:
+    """Every behavioural knob of the simulated shop in one place (a scale only sets sizes)."""
+
+    world: WorldParams = field(default_factory=WorldParams)
+    policy: PolicyParams = field(default_factory=PolicyParams)
+    feedback: FeedbackModel = field(default_factory=FeedbackModel)
+    delivery: DeliveryFaults = field(default_factory=DeliveryFaults)
 
 
 @dataclass
@@ -66,7 +76,7 @@ def simulate(
     start: date,
     days: int | None = None,
     first_day: int = 0,
-    params: ShopParams = DEFAULT_SHOP,
+    params: ShopParams = ShopParams(),
 ) -> SimulationSummary:
     """Simulate ``days`` days (default: the scale's) of the shop that opened on ``start``,
     from ``first_day`` days after the opening on, and publish every partition.
@@ -74,20 +84,14 @@ def simulate(
     A day is regenerated from its own random streams, so its partitions come out the same from
     any run that writes it, except from a run that ends on it: there its late events arrive on
     time, for want of a next partition. A run that begins after the opening regenerates the day
-    before it to deliver that day's late events into its first partition.
+    before it to deliver that day's late events into its first partition. The truth is only
+    rewritten by a run that reaches further than the published one (see ``truth``).
     """
     started = time.perf_counter()
     days = days or scale.days
     horizon = first_day + days
     world = build_world(scale, seed, start, horizon, params.world)
-    publish_files(
-        storage,
-        layout.TRUTH,
-        truth_files(world, horizon, params),
-        PRODUCER,
-        seed=seed,
-        scale=scale.name,
-    )
+    publish_truth(storage, world, horizon, asdict(params), PRODUCER)
     catalog = catalog_table(world)
     generator = ExposureGenerator(world, params.policy, params.feedback, scale.chunk_events)
     progress = Progress(

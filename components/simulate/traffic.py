@@ -13,8 +13,8 @@ from dataclasses import dataclass
 import numpy as np
 import pyarrow as pa
 
+from components.simulate.determinism import DAY_US
 from components.simulate.sampling import WeightedSampler
-from components.simulate.timeline import DAY_US
 
 SURFACES = pa.array(["home", "search", "product_page"])
 SURFACE_SHARES = np.array([0.5, 0.3, 0.2])

@@ -12,10 +12,9 @@ from datetime import date
 
 import numpy as np
 
-from components.simulate.randomness import Stream, rng_for
+from components.simulate.determinism import DAY_US, Stream, epoch_us, rng_for
 from components.simulate.scales import Scale
 from components.simulate.taxonomy import BRANDS_PER_CATEGORY, Taxonomy, build_taxonomy
-from components.simulate.timeline import DAY_US, epoch_us
 from components.simulate.vocabulary import ADJECTIVES, VARIANTS
 
 MAX_FAVOURITES = 3

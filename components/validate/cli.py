@@ -7,9 +7,8 @@ import logging
 import sys
 from typing import Any
 
+from components.core.cli_args import logical_date, positive_int
 from components.core.config import PipelineConfig
-from components.core.layout import parse_ds
-from components.core.storage import open_storage
 from components.validate.result import report_key
 
 
@@ -21,10 +20,10 @@ def register(subparsers: Any, common: argparse.ArgumentParser) -> None:
         description="Validate each curated partition of the window ending on --ds and write "
         "quality/exposures/dt=.../result.json and report.html. Exit 1 if any fails.",
     )
-    parser.add_argument("--ds", required=True, type=parse_ds, help="logical date YYYY-MM-DD")
+    parser.add_argument("--ds", required=True, type=logical_date, help="logical date YYYY-MM-DD")
     parser.add_argument(
         "--lookback-days",
-        type=_positive_int,
+        type=positive_int,
         help="days ending on --ds to validate (default: extract.lookback_days, the days "
         "extract rewrites)",
     )
@@ -32,6 +31,8 @@ def register(subparsers: Any, common: argparse.ArgumentParser) -> None:
 
 
 def _validate(args: argparse.Namespace, config: PipelineConfig) -> int:
+    from components.core.storage import open_storage  # pyarrow: not at `adagrpo --help`
+
     # GX logs its import and set-up at INFO, hundreds of lines that bury the verdicts, and pins
     # one of its loggers to INFO while importing; its warnings still come through.
     logging.getLogger("great_expectations").setLevel(logging.WARNING)
@@ -47,10 +48,3 @@ def _validate(args: argparse.Namespace, config: PipelineConfig) -> int:
         print(result.failure_message(), file=sys.stderr)
         print(f"  report: {storage.uri(report_key(result.dt))}", file=sys.stderr)
     return 1 if failed else 0
-
-
-def _positive_int(value: str) -> int:
-    number = int(value)
-    if number < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, got {number}")
-    return number

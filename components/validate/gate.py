@@ -7,14 +7,18 @@ result recorded for an earlier publication says nothing about the current files.
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Sequence
 from datetime import date
 from enum import StrEnum
 from typing import Any
 
 from components.core.layout import CURATED_EXPOSURES, partition
-from components.core.partitions import read_manifest
+from components.core.partitions import PartitionNotPublished, is_published, read_manifest
 from components.core.storage import Storage
 from components.validate.result import result_key
+
+log = logging.getLogger(__name__)
 
 
 class Refusal(StrEnum):
@@ -61,3 +65,26 @@ def require_validated(storage: Storage, dt: date) -> dict[str, Any]:
             dt, Refusal.FAILED, f"validation failed ({failed}); see {storage.uri(key)}"
         )
     return manifest
+
+
+def validated_history(storage: Storage, days: Sequence[date]) -> list[date]:
+    """``days`` from the first committed curated partition on, each one validated.
+
+    The history every multi-day reader (features, training sets, collaborative vectors) uses.
+
+    Days before the first committed partition precede the shop's history, so windows that
+    reach back there are shorter. From it on, a missing partition is an error like a failed one:
+    a gap would silently lower every count.
+    """
+    committed = [day for day in days if is_published(storage, partition(CURATED_EXPOSURES, day))]
+    if not committed:
+        raise PartitionNotPublished(
+            f"no curated partition is published for {days[0]}..{days[-1]} under "
+            f"{storage.uri(CURATED_EXPOSURES)}"
+        )
+    history = [day for day in days if day >= committed[0]]
+    if history[0] > days[0]:
+        log.info("curated history starts on %s: earlier windows are shorter", history[0])
+    for day in history:
+        require_validated(storage, day)
+    return history

@@ -6,6 +6,7 @@ import json
 from html import escape
 from typing import Any
 
+from components.core.html_page import page
 from components.core.storage import Storage
 from components.validate.result import (
     ExpectationOutcome,
@@ -15,14 +16,8 @@ from components.validate.result import (
 )
 
 _STYLE = """
-body { font: 14px/1.4 system-ui, sans-serif; margin: 2rem; color: #222; }
-h1 { padding: .5rem 1rem; border-radius: 4px; color: #fff; }
 h1.passed { background: #2e7d32; } h1.failed { background: #c62828; }
-dl { display: grid; grid-template-columns: max-content auto; gap: .2rem 1rem; }
-dt { font-weight: 600; } dd { margin: 0; }
-table { border-collapse: collapse; width: 100%; margin-top: 1rem; }
-th, td { border: 1px solid #ddd; padding: .35rem .5rem; text-align: left; vertical-align: top; }
-th { background: #f5f5f5; }
+table { width: 100%; } th, td { text-align: left; }
 td.status { font-weight: 600; white-space: nowrap; }
 tr.passed td.status { color: #2e7d32; } tr.failed td.status { color: #c62828; }
 tr.error td.status { color: #ef6c00; } tr.not_evaluated td.status { color: #757575; }
@@ -47,21 +42,18 @@ def render_html(result: PartitionResult) -> str:
         "validated at": result.validated_at,
         "failed expectations": str(len(result.failures)),
     }
-    return "\n".join(
+    return page(
+        title,
+        facts,
         [
-            "<!DOCTYPE html>",
-            '<html lang="en"><head><meta charset="utf-8">',
-            f"<title>{escape(title)}</title><style>{_STYLE}</style></head><body>",
-            f'<h1 class="{verdict}">{escape(title)}</h1>',
-            "<dl>",
-            *(f"<dt>{escape(name)}</dt><dd>{escape(value)}</dd>" for name, value in facts.items()),
-            "</dl>",
             "<table><thead><tr><th>status</th><th>expectation</th><th>rule</th>"
             "<th>observed</th><th>unexpected</th><th>examples</th><th>details</th></tr></thead>",
             "<tbody>",
             *(_row(outcome) for outcome in result.outcomes),
-            "</tbody></table></body></html>",
-        ]
+            "</tbody></table>",
+        ],
+        heading_class=verdict,
+        style=_STYLE,
     )
 
 

@@ -71,7 +71,11 @@ def load_curated(storage: Storage, dt: date) -> tuple[dict[str, Any], pa.Table]:
     """The manifest and rows of the committed curated partition of ``dt``."""
     target = partition(CURATED_EXPOSURES, dt)
     manifest = read_manifest(storage, target)  # raises, naming the path, if not committed
-    return manifest, storage.read_parquet(target)
+    # Exactly the committed files: the verdict must describe the publication it names.
+    files = [storage.read_parquet(f"{target}/{name}") for name in manifest["files"]]
+    if not files:
+        raise ValueError(f"{storage.uri(target)} is published with no data files")
+    return manifest, pa.concat_tables(files)
 
 
 def known_item_ids(storage: Storage, dt: date) -> list[int]:

@@ -62,3 +62,4 @@ def test_bad_data_fails_the_run_and_is_never_blessed(tmp_path: Path) -> None:
     storage = open_storage(StorageConfig(root=str(tmp_path / "root")))
     with pytest.raises(PartitionFailedValidation, match="failed"):
         require_validated(storage, DS)
+    assert not storage.list_keys("datasets") and not storage.list_keys("features/ranker_rows")

@@ -3,6 +3,7 @@ point-in-time join of the ranker rows, the online store, reruns, the validation 
 
 from __future__ import annotations
 
+import shutil
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -16,11 +17,10 @@ from components.core.config import PipelineConfig, load_config
 from components.core.layout import CURATED_EXPOSURES, partition
 from components.core.schemas import CURATED_EXPOSURE
 from components.core.storage import LocalStorage, S3Storage, Storage, open_storage
-from components.features.paths import RANKER_ROWS, offline_source
-from components.features.repo.config import repo_config, repo_settings
-from components.features.schema import EVENT_TIMESTAMP
+from components.features.feast_repo import open_store, repo_config, repo_settings
+from components.features.schema import EVENT_TIMESTAMP, ITEM_STATS, USER_STATS, StatsView
 from components.features.stage import build_features
-from components.features.store import open_store
+from components.features.training_rows import RANKER_ROWS
 from components.validate.gate import PartitionFailedValidation
 from components.validate.result import ExpectationOutcome, PartitionResult, Status, result_key
 from tests.factories import at, exposure, publish_catalog
@@ -103,7 +103,18 @@ def hand_made_shop(root: Path) -> PipelineConfig:
     publish_catalog(storage, D3, ITEMS)
     for day, rows in EXPOSURES.items():
         publish_validated_day(storage, day, rows)
-    return load_config(overrides=[f"storage.root={root}", *SETTINGS], environ={})
+    return configured(root)
+
+
+def configured(root: Path, *settings: str) -> PipelineConfig:
+    """The test settings for the shop at ``root``, then ``settings``."""
+    return load_config(overrides=[f"storage.root={root}", *SETTINGS, *settings], environ={})
+
+
+def copied(config: PipelineConfig, root: Path) -> Path:
+    """A copy of ``config``'s storage root at ``root``, for a test that writes."""
+    shutil.copytree(config.storage.root, root)
+    return root
 
 
 @pytest.fixture(scope="module")
@@ -114,9 +125,11 @@ def shop(tmp_path_factory: pytest.TempPathFactory, spark: object) -> PipelineCon
     return config
 
 
-def snapshot(config: PipelineConfig, view: str, day: date, key: str) -> dict[int, dict[str, Any]]:
-    table = open_storage(config.storage).read_parquet(partition(offline_source(view), day))
-    return {row.pop(key): rounded(row) for row in table.to_pylist()}
+def snapshot(config: PipelineConfig, view: StatsView, day: date) -> dict[int, dict[str, Any]]:
+    """The snapshot of ``day`` in the source of the configured windows, by entity."""
+    source = view.offline_source(config.features.windows_days)
+    table = open_storage(config.storage).read_parquet(partition(source, day))
+    return {row.pop(view.join_key): rounded(row) for row in table.to_pylist()}
 
 
 def ranker_rows(config: PipelineConfig) -> dict[int, dict[str, Any]]:
@@ -154,7 +167,7 @@ def item_stats(age: int, day: tuple[Any, ...], two_days: tuple[Any, ...]) -> dic
 
 class TestSnapshots:
     def test_user_statistics_match_hand_computed_values(self, shop: PipelineConfig) -> None:
-        users = snapshot(shop, "user_stats", D2, "user_id")
+        users = snapshot(shop, USER_STATS, D2)
 
         assert users.keys() == {1, 2, 4}  # user 4: active in the 2-day window only
         assert users[1] == {
@@ -175,7 +188,7 @@ class TestSnapshots:
         }
 
     def test_item_statistics_cover_the_catalog(self, shop: PipelineConfig) -> None:
-        items = snapshot(shop, "item_stats", D3, "item_id")
+        items = snapshot(shop, ITEM_STATS, D3)
 
         assert items == {
             2: item_stats(age=2, day=(1, 0, 0.0, 0.0), two_days=(3, 1, 0.333333, 0.333333)),
@@ -183,13 +196,15 @@ class TestSnapshots:
             4: item_stats(age=4, day=(0, 0, None, 0.0), two_days=(1, 1, 1.0, 0.333333)),
             5: item_stats(age=0, day=(1, 0, 0.0, 0.0), two_days=(1, 0, 0.0, 0.0)),
         }
-        assert 5 not in snapshot(shop, "item_stats", D2, "item_id")  # not listed yet
+        assert 5 not in snapshot(shop, ITEM_STATS, D2)  # not listed yet
 
     def test_each_snapshot_day_is_published(self, shop: PipelineConfig) -> None:
         storage = open_storage(shop.storage)
-        for view in ("user_stats", "item_stats"):
+        for view in (USER_STATS, ITEM_STATS):
+            source = view.offline_source(shop.features.windows_days)
+            assert source == f"features/offline/{view.name}/w=1-2"
             for day in (D1, D2, D3):
-                manifest = partitions.read_manifest(storage, partition(offline_source(view), day))
+                manifest = partitions.read_manifest(storage, partition(source, day))
                 assert manifest["windows_days"] == [1, 2]
         assert not storage.list_keys("_staging")
 
@@ -254,14 +269,73 @@ def test_online_store_serves_the_latest_snapshot(shop: PipelineConfig) -> None:
 
 def test_rerun_is_idempotent(shop: PipelineConfig) -> None:
     rows, online = ranker_rows(shop), online_features(shop)
-    users = snapshot(shop, "user_stats", D2, "user_id")
+    users = snapshot(shop, USER_STATS, D2)
 
     build_features(shop, D3)
 
     assert ranker_rows(shop) == rows
     assert online_features(shop) == online
-    assert snapshot(shop, "user_stats", D2, "user_id") == users
+    assert snapshot(shop, USER_STATS, D2) == users
     assert not open_storage(shop.storage).list_keys("_staging")
+
+
+def test_changed_windows_get_a_source_of_their_own(shop: PipelineConfig, tmp_path: Path) -> None:
+    # One training day: the first run's D1 snapshot, with the old columns, is not republished.
+    root = copied(shop, tmp_path / "shop")
+    config = configured(root, "features.windows_days=[3]", "features.training_days=1")
+
+    build_features(config, D3)
+
+    storage = open_storage(config.storage)
+    columns = storage.read_parquet(partition(RANKER_ROWS, D3)).column_names
+    assert [c for c in columns if "__" in c] == [
+        *(f"user_stats__{name}_3d" for name in USER_STATISTICS),
+        *(f"item_stats__{name}_3d" for name in ITEM_STATISTICS),
+        "item_stats__age_days",
+    ]
+    rows = ranker_rows(config)
+    assert sorted(rows) == [30, 31, 32]
+    assert rows[30]["user_stats__exposures_3d"] == 6  # D2's snapshot: D1 and D2
+    assert rows[32]["item_stats__clicks_3d"] == 1
+    # Each window set keeps its own source; the views read the new one only.
+    for view in (USER_STATS, ITEM_STATS):
+        assert dts(storage, view.offline_source([1, 2])) == [D1, D2, D3]
+        assert dts(storage, view.offline_source([3])) == [D2, D3]
+    store = open_store(config.features, storage)
+    assert store.get_feature_view("user_stats").batch_source.path == storage.uri(
+        USER_STATS.offline_source([3])
+    )
+    # A rerun of the same day loads the online store with the new columns.
+    online = store.get_online_features(
+        features=["user_stats:exposures_3d"], entity_rows=[{"user_id": 1}, {"user_id": 2}]
+    )
+    assert online.to_dict()["exposures_3d"] == [7, 3]
+
+
+def dts(storage: Storage, source: str) -> list[date]:
+    """The days with a committed snapshot in ``source``."""
+    folders = {key.split("/")[-2] for key in storage.list_keys(source)}
+    return sorted(
+        date.fromisoformat(folder.removeprefix("dt="))
+        for folder in folders
+        if partitions.is_published(storage, f"{source}/{folder}")
+    )
+
+
+def test_only_the_files_the_gate_checked_are_read(shop: PipelineConfig, tmp_path: Path) -> None:
+    # A file that no manifest lists, as a republish racing the run would leave: never read.
+    root = copied(shop, tmp_path / "shop")
+    storage = LocalStorage(root)
+    for day in (D2, D3):
+        stray = shown(99, at(day, 16), user_id=1, item_id=2, clicked=True)
+        stray_file = f"{partition(CURATED_EXPOSURES, day)}/part-99999.parquet"
+        storage.write_parquet(stray_file, pa.Table.from_pylist([stray], CURATED_EXPOSURE))
+    config = configured(root)
+
+    build_features(config, D3)
+
+    assert ranker_rows(config) == ranker_rows(shop)  # the spark snapshots and the pyarrow rows
+    assert snapshot(config, USER_STATS, D2) == snapshot(shop, USER_STATS, D2)
 
 
 @pytest.mark.usefixtures("spark")
@@ -312,28 +386,12 @@ def test_s3_root_is_refused_with_a_clear_error() -> None:
         open_store(config.features, S3Storage("s3://bucket/prefix", region="us-east-1"))
 
 
-@pytest.fixture(scope="module")
-def tiny_shop(tmp_path_factory: pytest.TempPathFactory, spark: object) -> Path:
-    """Three simulated, extracted and validated days of the tiny shop."""
-    from components.extract.job import extract
-    from components.simulate.scales import SCALES
-    from components.simulate.simulator import simulate
-    from components.validate.stage import validate_window
-
-    root = tmp_path_factory.mktemp("tiny")
-    config = load_config(overrides=[f"storage.root={root}"], environ={})
-    storage = open_storage(config.storage)
-    simulate(storage, SCALES["tiny"], seed=7, start=D1)
-    extract(config, D3, lookback_days=3)
-    assert all(result.success for result in validate_window(storage, D3, 3, config.validation))
-    return root
-
-
-def test_cli_on_a_tiny_simulated_shop(tiny_shop: Path) -> None:
-    argv = ["features", "--root", str(tiny_shop), "--ds", str(D3)]
+def test_cli_on_a_tiny_simulated_shop(tiny_shop: PipelineConfig, tmp_path: Path) -> None:
+    root = copied(tiny_shop, tmp_path / "tiny-shop")  # the shared shop stays as published
+    argv = ["features", "--root", str(root), "--ds", str(D3)]
     assert cli.main([*argv, "--set", "features.training_days=2"]) == 0
 
-    storage = LocalStorage(tiny_shop)
+    storage = LocalStorage(root)
     manifest = partitions.read_manifest(storage, partition(RANKER_ROWS, D3))
     curated = [partitions.read_manifest(storage, partition(CURATED_EXPOSURES, d)) for d in (D2, D3)]
     assert manifest["rows"] == sum(m["rows"] for m in curated)

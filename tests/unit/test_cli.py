@@ -9,7 +9,8 @@ from components.cli import build_parser, main
 
 def test_every_stage_has_a_subcommand() -> None:
     help_text = build_parser().format_help()
-    for stage in ("simulate", "replay", "extract", "validate", "config"):
+    stages = ("simulate", "replay", "extract", "validate", "features", "semantic-ids")
+    for stage in (*stages, "build-dataset", "config"):
         assert stage in help_text
 
 
@@ -17,6 +18,11 @@ def test_config_prints_effective_yaml(capsys: pytest.CaptureFixture[str]) -> Non
     assert main(["config", "--root", "/data/x", "--set", "spark.master=local[1]"]) == 0
     out = capsys.readouterr().out
     assert "root: /data/x" in out and "master: local[1]" in out
+
+
+def test_root_is_taken_verbatim(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["config", "--root", "/data/run #1"]) == 0
+    assert "root: '/data/run #1'" in capsys.readouterr().out
 
 
 def test_bad_logical_date_is_named(capsys: pytest.CaptureFixture[str]) -> None:

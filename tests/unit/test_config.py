@@ -45,6 +45,8 @@ def test_config_file_from_environment(tmp_path: Path) -> None:
         ("extract.lookback_days=0", "lookback_days"),
         ("simulate.scale=huge", "scale"),
         ("no_equals_sign", "section.key=value"),
+        ("features.windows_days=[7, 7]", "distinct"),
+        ("features.windows_days=[]", "windows_days"),
     ],
 )
 def test_bad_settings_are_named(override: str, message: str) -> None:

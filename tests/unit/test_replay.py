@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from collections.abc import Hashable
 from datetime import date, timedelta
 from pathlib import Path
@@ -212,6 +213,17 @@ def test_malformed_items_name_file_and_line(
         load_source(sequences_file, bad)
 
 
+@pytest.mark.parametrize("wrong", ["a_folder", "missing.txt"])
+def test_unreadable_paths_are_named_not_tracebacks(tmp_path: Path, wrong: str) -> None:
+    sequences_file, items_file = write_text_format(tmp_path, SEQUENCES)
+    (tmp_path / "a_folder").mkdir()
+    path = tmp_path / wrong
+    with pytest.raises(ReplayInputError, match=f"^{re.escape(str(path))}: cannot read the file"):
+        load_source(path, items_file)
+    with pytest.raises(ReplayInputError, match=f"^{re.escape(str(path))}: cannot read the file"):
+        load_source(sequences_file, path)
+
+
 def test_cli_reports_bad_input_in_one_line(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
@@ -221,6 +233,11 @@ def test_cli_reports_bad_input_in_one_line(
     argv += ["--sequences", str(sequences_file), "--items", str(items_file)]
     assert main(argv) == 2
     assert "Beauty.txt:2" in caplog.text
+    caplog.clear()
+    argv[argv.index(str(sequences_file))] = str(tmp_path)  # a folder, not a file
+    assert main(argv) == 2
+    assert f"{tmp_path}: cannot read the file (Is a directory)" in caplog.text
+    assert "Traceback" not in caplog.text
 
 
 def test_cli_replays_and_rejects_a_slate_without_room(tmp_path: Path) -> None:

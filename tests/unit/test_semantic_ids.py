@@ -1,10 +1,11 @@
-"""Semantic IDs: unique and stable SIDs, versioned refits, the embedding cache, both vector
-sources, both quantizers, and clear errors on bad input. A fake embedder stands in for MiniLM
-(tests/integration/test_semantic_ids_minilm.py covers the real model)."""
+"""Semantic IDs: unique and stable SIDs, versioned refits, past days, the embedding cache, both
+vector sources, both quantizers, and clear errors on bad input. A fake embedder stands in for
+MiniLM (tests/integration/test_semantic_ids_minilm.py covers the real model)."""
 
 from __future__ import annotations
 
 import hashlib
+import re
 import shutil
 from collections.abc import Sequence
 from datetime import date, timedelta
@@ -14,10 +15,12 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 import pytest
+from pydantic import ValidationError
 
 from components.cli import main
 from components.core import layout, partitions
 from components.core.config import SemanticIdConfig
+from components.core.partitions import PartitionNotPublished
 from components.core.schemas import CATALOG, CURATED_EXPOSURE
 from components.core.storage import LocalStorage, Storage
 from components.semantic_ids import store
@@ -25,8 +28,13 @@ from components.semantic_ids.api import SidMap, SidMapNotFound, load_sid_map
 from components.semantic_ids.codebook import Codebook, codes_per_level, fit_codebook
 from components.semantic_ids.codes import DedupOverflow, dedup_indices
 from components.semantic_ids.collaborative import CollaborativeFeatures
-from components.semantic_ids.embed import item_texts
 from components.semantic_ids.stage import SidRun, build_semantic_ids
+from components.semantic_ids.text import (
+    MAX_CACHE_SHARDS,
+    SentenceTransformerEmbedder,
+    TextFeatures,
+    item_texts,
+)
 from components.semantic_ids.vectors import normalize_rows
 from components.semantic_ids.whitening import Whitening
 from components.simulate.scales import SCALES
@@ -75,10 +83,14 @@ def storage(simulated: Path, tmp_path: Path) -> LocalStorage:
 
 
 def run(
-    storage: Storage, ds: date, embedder: FakeEmbedder | None = None, **settings: Any
+    storage: Storage,
+    ds: date,
+    embedder: FakeEmbedder | None = None,
+    refit: bool = False,
+    **settings: Any,
 ) -> SidRun:
     return build_semantic_ids(
-        storage, ds, SemanticIdConfig(**settings), embedder=embedder or FakeEmbedder()
+        storage, ds, SemanticIdConfig(**settings), embedder or FakeEmbedder(), force_refit=refit
     )
 
 
@@ -153,9 +165,8 @@ def test_every_catalog_item_gets_a_unique_sid(storage: LocalStorage) -> None:
     assert len({tuple(row) for row in tokens}) == len(item_ids)
     assert (sid_map.version, sid_map.tokens_per_item) == (1, 4)
     # 154 items support 77 codes a level; the de-dup token keeps the configured vocabulary.
-    assert sid_map.position_vocab == (77, 77, 77, 256)
-    assert all((tokens[:, i] < size).all() for i, size in enumerate(sid_map.position_vocab))
-    assert sid_map.codes_by_item()[int(item_ids[0])] == tuple(tokens[0])
+    assert (sid_map.codes_per_level, sid_map.dedup_vocab) == (77, 256)
+    assert (tokens[:, :3] < 77).all() and (tokens[:, 3] < 256).all()
 
 
 def test_a_later_day_keeps_every_sid_and_assigns_only_new_items(storage: LocalStorage) -> None:
@@ -200,9 +211,7 @@ def test_a_refit_when_new_items_pass_their_share(storage: LocalStorage) -> None:
 def test_changed_settings_or_refit_flag_create_a_new_version(storage: LocalStorage) -> None:
     run(storage, DAY1)
     changed = run(storage, DAY1, levels=2)
-    forced = build_semantic_ids(
-        storage, DAY1, SemanticIdConfig(levels=2), FakeEmbedder(), force_refit=True
-    )
+    forced = run(storage, DAY1, levels=2, refit=True)
 
     assert changed.refit_reasons == ("settings changed: levels 3 -> 2",)
     assert (changed.version, forced.version) == (2, 3)
@@ -251,6 +260,76 @@ def test_a_retired_item_keeps_its_sid_and_nobody_else_gets_it(storage: LocalStor
     assert rows[5]["sid"] == sids_of(load_sid_map(storage, DAY1))[5]
     assert rows[5]["listed"] is False and rows[41]["listed"] is True
     assert rows[41]["sid"] == rows[5]["sid"][:-1] + "1"  # same codes, next free de-dup index
+
+
+def test_items_that_left_the_catalog_keep_a_sid_after_a_refit(storage: LocalStorage) -> None:
+    titles = {item: f"product {item} {item % 7}" for item in range(1, 41)}
+    publish_catalog(storage, DAY1, titles)
+    run(storage, DAY1)
+    del titles[5]
+    publish_catalog(storage, DAY2, titles)
+    run(storage, DAY2)  # item 5 stays in v1's map, unlisted
+    del titles[6]
+    publish_catalog(storage, DAY3, titles)
+    refit = run(storage, DAY3, refit=True)
+
+    # The logs still name items 5 and 6, so the new version maps them too.
+    rows = {row["item_id"]: row for row in load_sid_map(storage, DAY3).table.to_pylist()}
+    assert refit.version == 2
+    assert sorted(rows) == list(range(1, 41))
+    assert [rows[item]["listed"] for item in (5, 6, 7)] == [False, False, True]
+    assert len({row["sid"] for row in rows.values()}) == 40
+
+
+# --- past days: reruns and backfills ---------------------------------------------------------
+
+
+def test_rerunning_a_past_day_keeps_its_version_and_sids(storage: LocalStorage) -> None:
+    run(storage, DAY1)
+    run(storage, DAY2)
+    before = load_sid_map(storage, DAY2)
+    refit = run(storage, DAY3, refit=True)
+    rerun = run(storage, DAY2)
+
+    assert (refit.version, rerun.version, rerun.refit_reasons) == (2, 1, ())
+    assert store.read_current(storage) == store.CurrentVersion(2, DAY3)
+    after = load_sid_map(storage, DAY2)
+    assert after.version == before.version == 1
+    assert after.table.equals(before.table)
+    assert [load_sid_map(storage, day).version for day in (DAY1, DAY2, DAY3)] == [1, 1, 2]
+
+
+def test_a_skipped_day_is_backfilled_with_the_version_in_use_on_it(storage: LocalStorage) -> None:
+    run(storage, DAY1)
+    run(storage, DAY3, refit=True)
+    backfill = run(storage, DAY2)
+
+    assert backfill.version == 1
+    day1, day2 = sids_of(load_sid_map(storage, DAY1)), sids_of(load_sid_map(storage, DAY2))
+    assert {item: day2[item] for item in day1} == day1
+    assert store.read_current(storage) == store.CurrentVersion(2, DAY3)
+
+
+def test_a_past_day_is_never_refitted(storage: LocalStorage) -> None:
+    run(storage, DAY1)
+    run(storage, DAY3)
+    with pytest.raises(ValueError, match=r"2026-11-02 is a past day.*never refitted"):
+        run(storage, DAY2, refit=True)
+    with pytest.raises(ValueError, match=r"never refitted \(settings changed: levels 3 -> 2\)"):
+        run(storage, DAY2, levels=2)
+    # Drift that would refit the latest day leaves a past day on its version.
+    assert run(storage, DAY2, refit_every_days=1).version == 1
+    assert store.read_current(storage) == store.CurrentVersion(1, DAY1)
+
+
+def test_a_day_before_the_first_fit_is_refused(storage: LocalStorage) -> None:
+    run(storage, DAY2)
+    with pytest.raises(ValueError, match="no codebook version was fitted on or before 2026-11-01"):
+        run(storage, DAY1)
+    assert store.read_current(storage) == store.CurrentVersion(1, DAY2)
+    assert storage.list_keys("sids/v=2") == []
+    with pytest.raises(SidMapNotFound, match="2026-11-01"):
+        load_sid_map(storage, DAY1)
 
 
 # --- de-duplication ----------------------------------------------------------------------------
@@ -324,6 +403,45 @@ def test_the_text_cache_embeds_only_new_or_changed_items(storage: LocalStorage) 
     assert sum(text.startswith("a renamed product. Brand: ") for text in embedder.embedded) == 1
 
 
+def test_the_embedding_cache_stays_a_few_shards(storage: LocalStorage) -> None:
+    embedder = FakeEmbedder()
+    titles = {item: f"product {item}" for item in range(1, 21)}
+    days = [DAY1 + timedelta(days=offset) for offset in range(MAX_CACHE_SHARDS + 4)]
+    for offset, day in enumerate(days):
+        titles[100 + offset] = f"new product {offset}"  # one new text a day: one new shard
+        catalog = pa.table({"item_id": list(titles), "title": list(titles.values())})
+        TextFeatures(storage, catalog, day, embedder, seed=0).vectors({})
+
+    shards = [key for key in storage.list_keys(layout.EMBEDDINGS) if key.endswith(".parquet")]
+    assert len(shards) <= MAX_CACHE_SHARDS
+    embedder.embedded.clear()
+    vectors = TextFeatures(storage, catalog, days[-1], embedder, seed=0).vectors({})
+    assert embedder.embedded == [] and vectors.counts["cached"] == len(titles)
+
+
+def model_folder(parent: Path, weights: bytes) -> str:
+    folder = parent / "my-model"
+    (folder / "0_Transformer").mkdir(parents=True)
+    (folder / "0_Transformer" / "model.safetensors").write_bytes(weights)
+    (folder / "config.json").write_text("{}")
+    return str(folder)
+
+
+def test_a_text_model_is_named_by_its_weights(tmp_path: Path) -> None:
+    one = SentenceTransformerEmbedder(model_folder(tmp_path / "a", b"weights one"))
+    two = SentenceTransformerEmbedder(model_folder(tmp_path / "b", b"weights two"))
+    copy = SentenceTransformerEmbedder(model_folder(tmp_path / "c", b"weights one"))
+
+    # Same folder name, other weights: another cache and another codebook source.
+    assert one.name.startswith("my-model@") and one.name != two.name
+    assert copy.name == one.name
+    # Hashed once per process: a second embedder of the folder does not read it again.
+    (tmp_path / "a" / "my-model" / "0_Transformer" / "model.safetensors").unlink()
+    assert SentenceTransformerEmbedder(str(tmp_path / "a" / "my-model")).name == one.name
+    with pytest.raises(FileNotFoundError, match="no model weights"):
+        _ = SentenceTransformerEmbedder(str(tmp_path / "missing")).name
+
+
 def test_items_without_text_get_stand_in_vectors(storage: LocalStorage) -> None:
     titles = {item: f"product {item}" for item in range(1, 31)} | {31: "", 32: " "}
     publish_catalog(storage, DAY1, titles)
@@ -344,7 +462,7 @@ def collaborative_logs(storage: Storage) -> None:
 def test_collaborative_vectors_follow_co_clicks(storage: LocalStorage) -> None:
     collaborative_logs(storage)
     catalog = storage.read_parquet(layout.partition(layout.RAW_CATALOG, DAY1)).sort_by("item_id")
-    features = CollaborativeFeatures(storage, catalog, DAY1, seed=0, dim=4)
+    features = CollaborativeFeatures(storage, catalog, DAY1, seed=0, days=30, dim=4)
     vectors = features.vectors(features.fit_basis(seed=0))
     similarity = vectors.matrix @ vectors.matrix.T
 
@@ -370,6 +488,27 @@ def test_collaborative_source_builds_stable_sids(storage: LocalStorage) -> None:
     assert len(set(day2.values())) == 13
 
 
+def test_collaborative_settings_are_configured_and_refit_when_changed(
+    storage: LocalStorage,
+) -> None:
+    collaborative_logs(storage)
+    first = run(storage, DAY1, source="collaborative")
+    changed = run(storage, DAY1, source="collaborative", collaborative_dim=4)
+
+    assert first.report["vectors"]["days"] == 1
+    assert changed.refit_reasons == ("settings changed: collaborative_dim 64 -> 4",)
+    with pytest.raises(ValidationError, match="collaborative_days"):
+        SemanticIdConfig(collaborative_days=0)
+
+
+def test_collaborative_vectors_refuse_a_gap_in_the_logs(storage: LocalStorage) -> None:
+    collaborative_logs(storage)
+    publish_curated(storage, DAY3, [(1, 1), (1, 2)])
+    publish_catalog(storage, DAY3, {item: "" for item in range(1, 13)})
+    with pytest.raises(PartitionNotPublished, match=r"dt=2026-11-02.*source=text"):
+        run(storage, DAY3, source="collaborative")
+
+
 def test_collaborative_vectors_read_only_validated_days(storage: LocalStorage) -> None:
     collaborative_logs(storage)
     publish_curated(storage, DAY2, [(1, 1), (1, 2)], passed=False)
@@ -387,7 +526,7 @@ def test_logs_naming_items_outside_the_catalog_are_rejected(storage: LocalStorag
 
 
 def test_collaborative_source_needs_curated_logs(storage: LocalStorage) -> None:
-    with pytest.raises(FileNotFoundError, match=r"no curated exposures.*source=text"):
+    with pytest.raises(FileNotFoundError, match=r"no curated partition.*source=text"):
         run(storage, DAY1, source="collaborative")
 
 
@@ -439,6 +578,18 @@ def test_a_tampered_codebook_is_refused(storage: LocalStorage) -> None:
 
 
 # --- bad input ----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", ["CURRENT.json", "v=1/fit.json"])
+def test_a_broken_record_is_named(storage: LocalStorage, name: str) -> None:
+    run(storage, DAY1)
+    key = f"sids/{name}"
+    storage.write_bytes(key, storage.read_bytes(key)[:20])  # truncated
+    with pytest.raises(ValueError, match=rf"{re.escape(name)} is truncated or malformed"):
+        run(storage, DAY2)
+    storage.write_json(key, {"version": 1})
+    with pytest.raises(ValueError, match=rf"{re.escape(name)} lacks .*fitted_on"):
+        run(storage, DAY2)
 
 
 def test_a_missing_catalog_snapshot_is_named(storage: LocalStorage) -> None:

@@ -239,6 +239,30 @@ def test_the_truth_explains_the_clicks(tiny_root: Path, exposures: pd.DataFrame)
     assert relevance[clicked].mean() > 2 * relevance[~clicked].mean()
 
 
+def test_a_shorter_run_never_shrinks_the_truth(tmp_path: Path) -> None:
+    def truth_items() -> set[int]:
+        return set(pq.read_table(tmp_path / "truth" / "items.parquet")["item_id"].to_pylist())
+
+    def catalog_items(day: int) -> set[int]:
+        key = layout.partition(layout.RAW_CATALOG, START + timedelta(days=day))
+        return set(storage.read_parquet(key)["item_id"].to_pylist())
+
+    storage = run(tmp_path, days=5)
+    full = truth_items()
+    assert catalog_items(4) <= full
+    # A backfill of the window ending on day 3 keeps the truth the 5-day run wrote.
+    simulate(storage, TINY, seed=7, start=START, days=2, first_day=1)
+    assert truth_items() == full
+    assert storage.read_json("truth/params.json")["days"] == 5
+    # A window reaching further extends it; another shop replaces it whatever its horizon.
+    simulate(storage, TINY, seed=7, start=START, days=2, first_day=4)
+    assert full < truth_items() and catalog_items(5) <= truth_items()
+    assert storage.read_json("truth/params.json")["days"] == 6
+    run(tmp_path, seed=8, days=2)
+    assert storage.read_json("truth/params.json")["days"] == 2
+    assert storage.read_json("truth/params.json")["seed"] == 8
+
+
 def test_days_stream_in_chunks_of_bounded_size(tmp_path: Path) -> None:
     chunked = replace(TINY, chunk_events=2_000)
     world = build_world(chunked, seed=7, start=START, days=1)

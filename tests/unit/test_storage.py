@@ -42,6 +42,8 @@ def test_bytes_json_and_listing(storage: Storage) -> None:
     assert storage.list_keys("a") == ["a/b/one.bin", "a/two.json"]
     assert storage.exists("a/b/one.bin") and storage.exists("a")
     assert not storage.exists("missing")
+    with pytest.raises(FileNotFoundError):
+        storage.read_bytes("missing.bin")
 
     storage.delete("a/two.json")
     storage.delete("a/two.json")  # deleting twice is fine

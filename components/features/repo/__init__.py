@@ -1,1 +1,0 @@
-"""The pipeline's Feast feature repository: definitions and the store configuration."""
