@@ -248,7 +248,7 @@ def _publish(
         "drift": drift.to_json() if drift else None,
         "vectors": {
             "source": fit_record["settings"]["source"],
-            "stand_ins": vectors.placeholders,
+            "stand_ins": vectors.without_signal,
             **vectors.counts,
         },
         "items": {

@@ -15,7 +15,7 @@ Tensors = Mapping[str, np.ndarray]
 class ItemVectors:
     item_ids: np.ndarray  # int64, ascending: the catalog's items
     matrix: np.ndarray  # float32 (items, dim), rows of unit length
-    placeholders: int  # items with no signal, given a stand-in vector (see stand_ins)
+    without_signal: int  # items with no text or interactions, given a stand-in vector
     counts: dict[str, int] = field(default_factory=dict)  # source-specific, for the report
 
 

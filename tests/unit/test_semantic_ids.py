@@ -467,7 +467,7 @@ def test_collaborative_vectors_follow_co_clicks(storage: LocalStorage) -> None:
     similarity = vectors.matrix @ vectors.matrix.T
 
     assert vectors.matrix.shape[0] == 12
-    assert vectors.placeholders == 2  # items 11 and 12 were never clicked
+    assert vectors.without_signal == 2  # items 11 and 12 were never clicked
     assert similarity[0, 1:5].min() > similarity[0, 5:10].max()
     assert similarity[5, 6:10].min() > similarity[5, 0:5].max()
     assert (vectors.counts["days"], vectors.counts["users"]) == (1, 40)
