@@ -80,7 +80,7 @@ def build_dataset(config: PipelineConfig, ds: date) -> DatasetSummary:
     exposures = spark.read.schema(from_arrow_schema(CURATED_EXPOSURE)).parquet(*files)
     catalog_sids = sid_tokens(sid_map)
     sids = spark.createDataFrame(catalog_sids.select(["item_id", "sid"]))
-    _require_known_items(exposures, sids)
+    require_known_items(exposures, sids)
     examples = training_examples(spark, exposures, sids, config, ds)
     staging = storage.staging_key("dataset")
     _write_splits(examples, storage, staging, config.datasets.shards)
@@ -125,7 +125,7 @@ def training_examples(
     return spark.sql(load_sql("build_sequences"), args=_sql_args(config, ds))
 
 
-def _require_known_items(exposures: DataFrame, sids: DataFrame) -> None:
+def require_known_items(exposures: DataFrame, sids: DataFrame) -> None:
     unknown = exposures.select("item_id").distinct().join(sids, "item_id", "left_anti")
     examples = [row["item_id"] for row in unknown.limit(5).collect()]
     if examples:

@@ -141,3 +141,12 @@ def test_refuses_a_partition_that_failed_validation(tiny_shop: PipelineConfig) -
             build_dataset(tiny_shop, DS)
     finally:
         storage.write_bytes(key, original)
+
+
+def test_items_without_a_semantic_id_are_named(spark) -> None:  # type: ignore[no-untyped-def]
+    from components.datasets.build import require_known_items
+
+    exposures = spark.createDataFrame(positives(1, [5, 99]))
+    sids = spark.createDataFrame([{"item_id": 5, "sid": SIDS[5]}])
+    with pytest.raises(ValueError, match=r"1 item\(s\) .* \(e\.g\. \[99\]\)"):
+        require_known_items(exposures, sids)
