@@ -1,0 +1,113 @@
+"""Batched generation from the policy: beam search, rollout sampling, teacher-forced log-probs.
+
+Each encodes the histories once (``prefill``) and expands the KV cache across beams or rollouts,
+then loops over the ``L`` item tokens only; there is no loop over samples. With a ``SidTrie``,
+tokens that lead to no catalog item are masked before the softmax, so probabilities are
+renormalized over valid continuations at every step and only catalog items come out.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+
+from components.policy.model import Policy
+from components.policy.trie import SidTrie
+
+
+@dataclass(frozen=True)
+class Generated:
+    items: Tensor  # (N, K, L) token codes of K items per history
+    logprobs: Tensor  # (N, K) log-probability of each item under the decoding distribution
+
+
+def _step_logprobs(
+    logits: Tensor, prefixes: Tensor, trie: SidTrie | None, temperature: float = 1.0
+) -> Tensor:
+    """Log-softmax over the next token (rows, V_max), restricted to the trie when given."""
+    if trie is not None:
+        logits = logits.masked_fill(~trie.allowed(prefixes), float("-inf"))
+    logp = F.log_softmax(logits / temperature, dim=-1)
+    # A dead beam (a prefix that no item has) would get NaN: make it -inf so it sorts last.
+    return logp.masked_fill(logp.isnan(), float("-inf"))
+
+
+@torch.no_grad()
+def beam_search(
+    model: Policy, history: Tensor, beam_width: int, trie: SidTrie | None = None
+) -> Generated:
+    """The ``beam_width`` most probable items found by beam search, best first.
+
+    ``history`` (N, W) left-padded codes. Returns K = min(beam_width, number of sequences) items per
+    history. Under a trie with fewer than ``beam_width`` items the extra beams have log-prob -inf.
+    """
+    n, length = history.shape[0], model.config.tokens_per_item
+    logits, cache = model.prefill(history)
+    scores = history.new_zeros((n, 1), dtype=torch.float32)  # (N, beams): one empty beam
+    items = history.new_zeros((n, 1, 0))
+    for step in range(length):
+        beams = scores.shape[1]
+        logp = _step_logprobs(logits, items.reshape(n * beams, step), trie).view(n, beams, -1)
+        candidates = (scores[:, :, None] + logp).view(n, -1)  # (N, beams * V_max)
+        scores, flat = candidates.topk(min(beam_width, candidates.shape[1]), dim=1)
+        parent, token = flat // logp.shape[2], flat % logp.shape[2]
+        items = torch.cat(
+            [items.gather(1, parent[:, :, None].expand(-1, -1, step)), token[..., None]], 2
+        )
+        if step + 1 < length:
+            rows = (torch.arange(n, device=history.device)[:, None] * beams + parent).view(-1)
+            cache = cache.select(rows, group=token.shape[1])
+            logits, cache = model.extend(token.view(-1, 1), cache)
+            logits = logits[:, 0]
+    return Generated(items, scores)
+
+
+@torch.no_grad()
+def sample(
+    model: Policy,
+    history: Tensor,
+    num_samples: int,
+    temperature: float = 1.0,
+    trie: SidTrie | None = None,
+    generator: torch.Generator | None = None,
+) -> Generated:
+    """``num_samples`` items per history drawn token by token at ``temperature`` (rollouts).
+
+    ``logprobs`` are under the distribution sampled from (tempered, trie-restricted when given).
+    """
+    n, length = history.shape[0], model.config.tokens_per_item
+    logits, cache = model.prefill(history)
+    cache = cache.expand(num_samples)
+    logits = logits.repeat_interleave(num_samples, dim=0)
+    items = history.new_zeros((n * num_samples, 0))
+    total = history.new_zeros(n * num_samples, dtype=torch.float32)
+    for step in range(length):
+        logp = _step_logprobs(logits, items, trie, temperature)
+        token = torch.multinomial(logp.exp(), 1, generator=generator)  # (rows, 1)
+        total = total + logp.gather(1, token)[:, 0]
+        items = torch.cat([items, token], 1)
+        if step + 1 < length:
+            logits, cache = model.extend(token, cache)
+            logits = logits[:, 0]
+    return Generated(items.view(n, num_samples, length), total.view(n, num_samples))
+
+
+def sequence_logprob(model: Policy, history: Tensor, items: Tensor) -> Tensor:
+    """Teacher-forced per-token log-probs of given items, with gradient (GRPO, NLL).
+
+    ``items`` (N, L) or (N, K, L): one or K items per history; the history is encoded once and
+    shared through the cache. Returns the shape of ``items``; sum the last axis for an item's
+    log-probability. Unconstrained: the policy's own distribution.
+    """
+    single = items.ndim == 2
+    grouped = items[:, None] if single else items
+    n, k, length = grouped.shape
+    first, cache = model.prefill(history)
+    rest, _ = model.extend(grouped.reshape(n * k, length)[:, :-1], cache.expand(k))
+    logits = torch.cat([first.repeat_interleave(k, dim=0)[:, None], rest], 1)  # (N*K, L, V_max)
+    logp = F.log_softmax(logits, dim=-1).gather(2, grouped.reshape(n * k, length, 1).long())
+    out = logp.view(n, k, length)
+    return out[:, 0] if single else out

@@ -1,0 +1,280 @@
+"""The policy: a small decoder-only transformer over semantic-ID tokens (nanoGPT style).
+
+One example is laid out as ``[history tokens] BOS [item tokens]``: each item is ``L`` tokens (codes
+per level, then the de-dup token), and the model predicts the next item token by token.
+
+Decoder-only rather than encoder-decoder: the history is encoded once into a KV cache that every
+beam or rollout shares by expanding the cache, and each generated token then costs one position,
+so beam search and GRPO rollouts are cheap; one stack of blocks is also simpler to read and train.
+
+Token ids: one embedding table holds every token position's vocabulary side by side; code ``c`` at
+position ``p`` of an item uses id ``offset_p + c``, then come BOS and PAD. The output head is tied
+to that table and step ``p`` scores only position ``p``'s slice of it.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+PAD = -1  # history code of a padding slot (histories are left-padded to whole items)
+
+
+@dataclass(frozen=True)
+class PolicyConfig:
+    vocab_sizes: tuple[int, ...]  # codes per token position of an item, e.g. (256, 256, 256, 256)
+    max_history_items: int = 20
+    n_layer: int = 4
+    n_head: int = 4
+    d_model: int = 128
+    dropout: float = 0.0
+
+    @property
+    def tokens_per_item(self) -> int:
+        return len(self.vocab_sizes)
+
+    @property
+    def max_history_tokens(self) -> int:
+        return self.max_history_items * self.tokens_per_item
+
+    @property
+    def block_size(self) -> int:
+        """History, BOS and the first ``L - 1`` item tokens (the last one is only predicted)."""
+        return self.max_history_tokens + self.tokens_per_item
+
+
+def pad_histories(
+    values: np.ndarray | Sequence[int], offsets: np.ndarray | Sequence[int], config: PolicyConfig
+) -> Tensor:
+    """Left-padded ``(N, W)`` history codes from a flattened list column (Arrow's values and
+    offsets), keeping each user's last ``max_history_items`` items; ``W`` is the longest kept."""
+    values_np = np.asarray(values, dtype=np.int64)
+    offsets_np = np.asarray(offsets, dtype=np.int64)
+    starts, ends = offsets_np[:-1], offsets_np[1:]
+    lengths = np.minimum(ends - starts, config.max_history_tokens)
+    width = int(lengths.max(initial=0))
+    index = ends[:, None] - width + np.arange(width)[None, :]
+    valid = index >= (ends - lengths)[:, None]
+    padded = np.where(valid, values_np[np.clip(index, 0, max(len(values_np) - 1, 0))], PAD)
+    return torch.from_numpy(padded)
+
+
+@dataclass
+class KVCache:
+    """Keys and values of the tokens seen so far. The history's (with BOS) are stored once per
+    user and shared by the user's ``group`` rows (beams or rollouts); only the few item tokens
+    are stored per row, so expanding to beams and reordering them copies almost nothing."""
+
+    history_keys: list[Tensor]  # per layer (N, n_head, T, head_dim)
+    history_values: list[Tensor]
+    history_mask: Tensor  # (N, T) bool, false on history padding
+    item_keys: list[Tensor]  # per layer (N * group, n_head, step, head_dim)
+    item_values: list[Tensor]
+    group: int  # rows per user; row r belongs to user r // group
+    step: int  # item tokens fed after BOS; the next logits are for item position ``step``
+
+    def expand(self, n: int) -> KVCache:
+        """Each row repeated ``n`` times in a row (row ``r`` becomes rows ``r*n .. r*n+n-1``)."""
+        rows = torch.arange(len(self.history_mask) * self.group, device=self.history_mask.device)
+        return self.select(rows.repeat_interleave(n), self.group * n)
+
+    def select(self, rows: Tensor, group: int) -> KVCache:
+        """The rows ``rows`` (``group`` per user, each taken from that same user's rows): beam
+        search keeps its surviving beams with it."""
+        return replace(
+            self,
+            item_keys=[k[rows] for k in self.item_keys],
+            item_values=[v[rows] for v in self.item_values],
+            group=group,
+        )
+
+
+class SelfAttention(nn.Module):
+    def __init__(self, config: PolicyConfig) -> None:
+        super().__init__()
+        assert config.d_model % config.n_head == 0
+        self.n_head = config.n_head
+        self.qkv = nn.Linear(config.d_model, 3 * config.d_model)
+        self.proj = nn.Linear(config.d_model, config.d_model)
+        self.dropout = config.dropout
+
+    def forward(
+        self, x: Tensor, mask: Tensor | None, cache: KVCache | None, layer: int
+    ) -> tuple[Tensor, tuple[Tensor, Tensor]]:
+        """Without ``cache``: attention within ``x`` under ``mask`` (N, 1, t, t), returning this
+        layer's keys and values. With it: ``x`` are new item tokens, returning the grown item
+        keys and values."""
+        n, t, d = x.shape
+        q, k, v = self.qkv(x).split(d, dim=2)
+        q, k, v = (z.view(n, t, self.n_head, d // self.n_head).transpose(1, 2) for z in (q, k, v))
+        if cache is None:
+            dropout = self.dropout if self.training else 0.0
+            y = F.scaled_dot_product_attention(q, k, v, attn_mask=mask, dropout_p=dropout)
+        else:
+            k = torch.cat([cache.item_keys[layer], k], dim=2)
+            v = torch.cat([cache.item_values[layer], v], dim=2)
+            y = self._attend_cached(q, k, v, cache, layer)
+        return self.proj(y.transpose(1, 2).reshape(n, t, d)), (k, v)
+
+    def _attend_cached(self, q: Tensor, k: Tensor, v: Tensor, cache: KVCache, layer: int) -> Tensor:
+        """Softmax over the user's shared history keys and the row's own item keys together."""
+        rows, h, t, hd = q.shape
+        n, g, span = len(cache.history_mask), cache.group, cache.history_mask.shape[1]
+        # All rows of a user query the history at once: (N, h, g * t, T).
+        q_user = q.view(n, g, h, t, hd).transpose(1, 2).reshape(n, h, g * t, hd)
+        s_hist = (q_user @ cache.history_keys[layer].transpose(-2, -1)) / math.sqrt(hd)
+        s_hist = s_hist.masked_fill(~cache.history_mask[:, None, None, :], float("-inf"))
+        s_hist = s_hist.view(n, h, g, t, span).transpose(1, 2).reshape(rows, h, t, span)
+        s_item = (q @ k.transpose(-2, -1)) / math.sqrt(hd)  # (rows, h, t, step + t)
+        causal = torch.ones(t, k.shape[2], dtype=torch.bool, device=q.device).tril(k.shape[2] - t)
+        s_item = s_item.masked_fill(~causal, float("-inf"))
+        att = F.softmax(torch.cat([s_hist, s_item], -1), dim=-1)
+        att = F.dropout(att, self.dropout, self.training)
+        a_hist, a_item = att.split([span, k.shape[2]], dim=-1)
+        a_user = a_hist.reshape(n, g, h, t, span).transpose(1, 2).reshape(n, h, g * t, span)
+        y_hist = (a_user @ cache.history_values[layer]).view(n, h, g, t, hd).transpose(1, 2)
+        return y_hist.reshape(rows, h, t, hd) + a_item @ v
+
+
+class Block(nn.Module):
+    def __init__(self, config: PolicyConfig) -> None:
+        super().__init__()
+        self.ln_1 = nn.LayerNorm(config.d_model)
+        self.attn = SelfAttention(config)
+        self.ln_2 = nn.LayerNorm(config.d_model)
+        self.mlp = nn.Sequential(
+            nn.Linear(config.d_model, 4 * config.d_model),
+            nn.GELU(),
+            nn.Linear(4 * config.d_model, config.d_model),
+            nn.Dropout(config.dropout),
+        )
+        self.drop = nn.Dropout(config.dropout)
+
+    def forward(
+        self, x: Tensor, mask: Tensor | None, cache: KVCache | None, layer: int
+    ) -> tuple[Tensor, tuple[Tensor, Tensor]]:
+        a, kv = self.attn(self.ln_1(x), mask, cache, layer)
+        x = x + self.drop(a)
+        return x + self.mlp(self.ln_2(x)), kv
+
+
+class Policy(nn.Module):
+    def __init__(self, config: PolicyConfig) -> None:
+        super().__init__()
+        self.config = config
+        sizes = torch.tensor(config.vocab_sizes)
+        self.offsets: Tensor  # id of code 0 at each token position
+        self.register_buffer("offsets", torch.cumsum(sizes, 0) - sizes, persistent=False)
+        self.code_offsets = self.offsets.tolist()  # the same as ints: no device sync per step
+        self.n_codes = int(sizes.sum())
+        self.bos_id, self.pad_id = self.n_codes, self.n_codes + 1
+        self.tok_emb = nn.Embedding(self.n_codes + 2, config.d_model)
+        self.pos_emb = nn.Embedding(config.block_size, config.d_model)
+        self.drop = nn.Dropout(config.dropout)
+        self.blocks = nn.ModuleList(Block(config) for _ in range(config.n_layer))
+        self.ln_f = nn.LayerNorm(config.d_model)
+        self.apply(self._init_weights)
+        # GPT-2: scale the residual projections by depth so the residual stream stays small.
+        for name, p in self.named_parameters():
+            if name.endswith("attn.proj.weight") or name.endswith("mlp.2.weight"):
+                nn.init.normal_(p, std=0.02 / math.sqrt(2 * config.n_layer))
+
+    @staticmethod
+    def _init_weights(module: nn.Module) -> None:
+        if isinstance(module, nn.Linear):
+            nn.init.normal_(module.weight, std=0.02)
+            nn.init.zeros_(module.bias)
+        elif isinstance(module, nn.Embedding):
+            nn.init.normal_(module.weight, std=0.02)
+
+    def forward(self, history: Tensor, items: Tensor) -> Tensor:
+        """Teacher-forced logits in one pass without a cache (training).
+
+        ``history`` (N, W) left-padded codes, ``items`` (N, k) the first ``k < L`` item tokens
+        (``target[:, :-1]`` for a whole target). Returns (N, k + 1, V_max): the logits of item
+        positions ``0..k``, ``-inf`` beyond each position's vocabulary.
+        """
+        n, k = items.shape
+        bos = torch.full((n, 1), self.bos_id, dtype=torch.long, device=history.device)
+        ids = torch.cat([self._history_ids(history), bos, self._item_ids(items, first_step=0)], 1)
+        new = torch.ones(n, k + 1, dtype=torch.bool, device=history.device)
+        key_valid = torch.cat([history != PAD, new], 1)
+        h, _ = self._run(ids, self._history_start(history), self._mask(key_valid))
+        return self._logits(h[:, -(k + 1) :], first_step=0)
+
+    def prefill(self, history: Tensor) -> tuple[Tensor, KVCache]:
+        """Encode history and BOS once: the logits of item position 0 (N, V_max) and the cache."""
+        n = history.shape[0]
+        bos = torch.full((n, 1), self.bos_id, dtype=torch.long, device=history.device)
+        ids = torch.cat([self._history_ids(history), bos], 1)
+        key_valid = torch.cat([history != PAD, torch.ones_like(bos, dtype=torch.bool)], 1)
+        h, kvs = self._run(ids, self._history_start(history), self._mask(key_valid))
+        empty = [key[:, :, :0] for key, _ in kvs]
+        keys, values = [key for key, _ in kvs], [value for _, value in kvs]
+        cache = KVCache(keys, values, key_valid, empty, empty, group=1, step=0)
+        return self._logits(h[:, -1:], first_step=0)[:, 0], cache
+
+    def extend(self, codes: Tensor, cache: KVCache) -> tuple[Tensor, KVCache]:
+        """Feed item tokens ``codes`` (rows, k) at positions ``cache.step ..``: the logits of the
+        positions after each one (rows, k, V_max) and the grown cache (the given one is kept)."""
+        k = codes.shape[1]
+        assert cache.step + k < self.config.tokens_per_item, "the last item token is never fed"
+        start = self.config.max_history_tokens + 1 + cache.step
+        h, kvs = self._run(self._item_ids(codes, first_step=cache.step), start, None, cache)
+        keys, values = [key for key, _ in kvs], [value for _, value in kvs]
+        grown = replace(cache, item_keys=keys, item_values=values, step=cache.step + k)
+        return self._logits(h, first_step=cache.step + 1), grown
+
+    @staticmethod
+    def _mask(key_valid: Tensor) -> Tensor:
+        """(N, 1, T, T): causal, padding hidden; a padding query sees itself so that its softmax
+        is defined."""
+        index = torch.arange(key_valid.shape[1], device=key_valid.device)
+        query, key = index[:, None], index[None, :]
+        return (key <= query) & (key_valid[:, None, None, :] | (key == query))
+
+    def _run(
+        self, ids: Tensor, start: int, mask: Tensor | None, cache: KVCache | None = None
+    ) -> tuple[Tensor, list[tuple[Tensor, Tensor]]]:
+        """The blocks over tokens ``ids`` (rows, t) at positions ``start ..``: final hidden states
+        and each layer's keys and values (see ``SelfAttention``)."""
+        pos = torch.arange(start, start + ids.shape[1], device=ids.device)
+        x = self.drop(self.tok_emb(ids) + self.pos_emb(pos))
+        kvs = []
+        for layer, block in enumerate(self.blocks):
+            x, kv = block(x, mask, cache, layer)
+            kvs.append(kv)
+        return self.ln_f(x), kvs
+
+    def _logits(self, h: Tensor, first_step: int) -> Tensor:
+        """Step ``first_step + i`` of ``h`` (N, t, d) scored against its position's vocabulary only
+        (tied to the token embeddings), padded with ``-inf`` to the largest vocabulary."""
+        v_max = max(self.config.vocab_sizes)
+        out = h.new_full((*h.shape[:2], v_max), float("-inf"), dtype=torch.float32)
+        for i in range(h.shape[1]):
+            p = first_step + i
+            offset, size = self.code_offsets[p], self.config.vocab_sizes[p]
+            out[:, i, :size] = (h[:, i] @ self.tok_emb.weight[offset : offset + size].T).float()
+        return out
+
+    def _history_start(self, history: Tensor) -> int:
+        """Histories are right-aligned: the last history token always sits just before BOS."""
+        width = history.shape[1]
+        assert width <= self.config.max_history_tokens, "history longer than the model"
+        assert width % self.config.tokens_per_item == 0, "history must be whole items"
+        return self.config.max_history_tokens - width
+
+    def _history_ids(self, history: Tensor) -> Tensor:
+        position = torch.arange(history.shape[1], device=history.device)
+        ids = self.offsets[position % self.config.tokens_per_item] + history
+        return torch.where(history == PAD, self.pad_id, ids)
+
+    def _item_ids(self, codes: Tensor, first_step: int) -> Tensor:
+        position = torch.arange(first_step, first_step + codes.shape[1], device=codes.device)
+        return self.offsets[position] + codes
