@@ -22,6 +22,7 @@ STAGE_MODULES = (
     "components.semantic_ids.cli",
     "components.features.cli",
     "components.datasets.cli",
+    "components.ranker.cli",
 )
 
 

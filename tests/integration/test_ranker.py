@@ -1,0 +1,106 @@
+"""The ranker on the tiny simulated shop: training and evaluation, artifacts and their sha256,
+deterministic and batch-independent scores, the truth report by item exposure."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import shutil
+from datetime import date
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from components import cli
+from components.core.config import PipelineConfig
+from components.core.storage import LocalStorage
+from components.ranker.artifacts import ArtifactIntegrityError, ranker_partition
+from components.ranker.scorer import RankerScorer
+
+pytestmark = [
+    pytest.mark.spark,
+    pytest.mark.filterwarnings("ignore::FutureWarning:dask"),  # dask about its pandas calls
+]
+
+DS = date(2026, 11, 3)
+
+
+@pytest.fixture(scope="module")
+def ranked_shop(tiny_shop: PipelineConfig, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A copy of the tiny shop with its features and a ranker trained for ``DS``."""
+    root = tmp_path_factory.mktemp("ranked-shop") / "root"
+    shutil.copytree(tiny_shop.storage.root, root)
+    common = ["--root", str(root), "--ds", DS.isoformat(), "--set", "spark.master=local[2]"]
+    assert cli.main(["features", *common]) == 0
+    assert cli.main(["train-ranker", *common]) == 0
+    return root
+
+
+def metrics(root: Path) -> dict:
+    return json.loads((root / ranker_partition(DS) / "metrics.json").read_text())
+
+
+def test_trained_on_earlier_days_beats_chance_on_the_last(ranked_shop: Path) -> None:
+    result = metrics(ranked_shop)
+    assert result["eval_day"] == DS.isoformat()
+    assert DS.isoformat() not in result["train_days"]
+    evaluation = result["evaluation"]
+    assert evaluation["auc"] > 0.5
+    assert 0 < evaluation["log_loss"] < 1
+    assert 0 <= evaluation["ece"] < 0.2
+    report = (ranked_shop / ranker_partition(DS) / "report.html").read_text()
+    assert "data:image/png;base64," in report  # the reliability plot, embedded
+
+
+def test_truth_report_measures_accuracy_by_item_exposure(ranked_shop: Path) -> None:
+    buckets = metrics(ranked_shop)["truth_by_exposure"]
+    assert [b["bucket"] for b in buckets][-4:] == [f"exposed q{q}" for q in range(1, 5)]
+    assert all(b["mean_abs_error"] >= 0 for b in buckets)
+    exposures = [(b["min_exposures"], b["max_exposures"]) for b in buckets]
+    assert exposures == sorted(exposures)  # buckets go from rarely to often exposed
+    report = (ranked_shop / ranker_partition(DS) / "report.html").read_text()
+    assert "pairwise accuracy" in report and "exposed q4" in report
+
+
+def test_scores_are_deterministic_and_batch_independent(ranked_shop: Path) -> None:
+    storage = LocalStorage(ranked_shop)
+    rng = np.random.default_rng(0)
+    users = rng.integers(0, 450, size=300)  # some ids are unknown: null features, still scored
+    items = rng.integers(0, 160, size=300)
+    scorer = RankerScorer.load(storage, DS)
+    batched = scorer.score(users, items)
+    assert batched.shape == (300,) and np.all((batched > 0) & (batched < 1))
+    np.testing.assert_array_equal(RankerScorer.load(storage, DS).score(users, items), batched)
+    one_by_one = np.concatenate([scorer.score([u], [i]) for u, i in zip(users, items, strict=True)])
+    # Matrix kernels may round a row differently by batch shape: equal to float32 precision.
+    np.testing.assert_allclose(one_by_one, batched, rtol=1e-5, atol=1e-7)
+
+
+def test_published_config_records_the_weights_sha256(ranked_shop: Path) -> None:
+    partition = ranked_shop / ranker_partition(DS)
+    config = json.loads((partition / "config.json").read_text())
+    digest = hashlib.sha256((partition / "model.safetensors").read_bytes()).hexdigest()
+    assert config["weights_sha256"] == digest == metrics(ranked_shop)["weights_sha256"]
+
+
+def test_retraining_gives_the_same_weights(ranked_shop: Path, tmp_path: Path) -> None:
+    root = tmp_path / "root"
+    shutil.copytree(ranked_shop, root)
+    assert cli.main(["train-ranker", "--root", str(root), "--ds", DS.isoformat()]) == 0
+    assert metrics(root)["weights_sha256"] == metrics(ranked_shop)["weights_sha256"]
+
+
+def test_tampered_weights_are_refused(ranked_shop: Path, tmp_path: Path) -> None:
+    root = tmp_path / "root"
+    shutil.copytree(ranked_shop, root)
+    weights = root / ranker_partition(DS) / "model.safetensors"
+    data = bytearray(weights.read_bytes())
+    data[-1] ^= 0xFF  # one bit of one weight
+    weights.write_bytes(bytes(data))
+    with pytest.raises(ArtifactIntegrityError, match="sha256"):
+        RankerScorer.load(LocalStorage(root), DS)
+
+
+def test_a_day_without_rows_is_a_clear_error(tiny_shop: PipelineConfig) -> None:
+    assert cli.main(["train-ranker", "--root", tiny_shop.storage.root, "--ds", "2026-10-01"]) == 2
