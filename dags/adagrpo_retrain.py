@@ -3,8 +3,8 @@
 
 Turns the shop's exposure logs into a new generative-recommendation model, one logical day at a
 time: raw logs -> curated exposures (Spark) -> validated partition (Great Expectations) ->
-Feast features and semantic IDs -> semantic-ID training sets (training, evaluation and
-registration follow).
+Feast features -> reward model (ranker), and semantic IDs -> semantic-ID training sets
+(policy training, evaluation and registration follow).
 
 * **Scheduled**: daily, for the previous day; catchup is off.
 * **Backfill**: trigger a backfill over a date range from the UI, CLI or REST API; each day's
@@ -77,6 +77,10 @@ def adagrpo_retrain() -> None:
         steps.run_stage("features", context["ds"], context["params"])
 
     @task
+    def train_ranker(**context: Any) -> None:
+        steps.run_stage("train-ranker", context["ds"], context["params"])
+
+    @task
     def assign_semantic_ids(**context: Any) -> None:
         steps.run_stage("semantic-ids", context["ds"], context["params"])
 
@@ -86,7 +90,7 @@ def adagrpo_retrain() -> None:
 
     validated = validate_exposures()
     simulate_raw_logs() >> wait_for_raw_logs() >> extract_exposures() >> validated
-    validated >> materialize_features()
+    validated >> materialize_features() >> train_ranker()
     validated >> assign_semantic_ids() >> build_dataset()
 
 

@@ -46,6 +46,7 @@ def test_dag_runs_every_stage(tmp_path: Path) -> None:
         assert manifest["rows"] > 1000
         assert storage.exists(f"quality/exposures/dt={day}/report.html")
     assert read_manifest(storage, f"features/ranker_rows/dt={DS}")["rows"] > 1000
+    assert storage.exists(f"models/ranker/dt={DS}/model.safetensors")
     dataset = read_manifest(storage, f"datasets/dt={DS}")
     assert dataset["sid_version"] == 1
     assert dataset["examples"]["test"] > 0
@@ -62,4 +63,5 @@ def test_bad_data_fails_the_run_and_is_never_blessed(tmp_path: Path) -> None:
     storage = open_storage(StorageConfig(root=str(tmp_path / "root")))
     with pytest.raises(PartitionFailedValidation, match="failed"):
         require_validated(storage, DS)
-    assert not storage.list_keys("datasets") and not storage.list_keys("features/ranker_rows")
+    for downstream in ("datasets", "features/ranker_rows", "models"):
+        assert not storage.list_keys(downstream), downstream

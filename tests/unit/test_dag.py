@@ -34,7 +34,8 @@ def test_task_graph(dag) -> None:  # type: ignore[no-untyped-def]
         "wait_for_raw_logs": ["extract_exposures"],
         "extract_exposures": ["validate_exposures"],
         "validate_exposures": ["assign_semantic_ids", "materialize_features"],
-        "materialize_features": [],
+        "materialize_features": ["train_ranker"],
+        "train_ranker": [],
         "assign_semantic_ids": ["build_dataset"],
         "build_dataset": [],
     }

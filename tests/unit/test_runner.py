@@ -39,6 +39,7 @@ class RecordingRunner:
         ("validate", ("--ds", "2026-11-03", "--lookback-days", "3")),
         ("features", ("--ds", "2026-11-03")),
         ("build-dataset", ("--ds", "2026-11-03")),
+        ("train-ranker", ("--ds", "2026-11-03")),
     ],
 )
 def test_stage_calls_carry_logical_date_and_params(stage: str, args: tuple[str, ...]) -> None:
