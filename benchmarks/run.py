@@ -19,7 +19,15 @@ from typing import Any
 
 import psutil
 
-BENCHMARKS = ("simulate", "extract", "validate", "semantic_ids", "datasets", "beauty")
+BENCHMARKS = (
+    "simulate",
+    "extract",
+    "validate",
+    "semantic_ids",
+    "datasets",
+    "beauty",
+    "generation",
+)
 RESULTS = Path(__file__).resolve().parent / "results"
 
 

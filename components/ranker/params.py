@@ -9,8 +9,8 @@ from typing import Any
 @dataclass(frozen=True)
 class TrainParams:
     epochs: int = 4
-    batch_size: int = 512
-    learning_rate: float = 1e-3
+    batch_size: int = 2048  # a demo-scale week (1.5M rows) trains in minutes on 2 cores
+    learning_rate: float = 3e-3
     weight_decay: float = 1e-3
     seed: int = 0
     device: str = "cpu"

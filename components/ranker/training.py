@@ -9,6 +9,7 @@ import numpy as np
 import torch
 from torch.nn import functional as F
 
+from components.core.progress import Progress
 from components.ranker.encoding import Inputs
 from components.ranker.model import ClickModel, ModelShape
 from components.ranker.params import TrainParams
@@ -27,6 +28,7 @@ def fit(shape: ModelShape, inputs: Inputs, labels: np.ndarray, params: TrainPara
     targets = torch.from_numpy(labels.astype(np.float32))
     order = torch.Generator().manual_seed(params.seed)  # its own stream: shuffles never drift
     model.train()
+    progress = Progress("ranker training", total=params.epochs * len(inputs), unit="rows")
     for epoch in range(params.epochs):
         permutation = torch.randperm(len(inputs), generator=order)
         total = 0.0
@@ -38,6 +40,7 @@ def fit(shape: ModelShape, inputs: Inputs, labels: np.ndarray, params: TrainPara
             loss.backward()
             optimizer.step()
             total += loss.item() * len(index)
+            progress.advance(len(index))
         log.info("ranker epoch %d/%d: loss %.4f", epoch + 1, params.epochs, total / len(inputs))
     return model.eval().cpu()
 
