@@ -182,35 +182,22 @@ def test_fillers_follow_popularity(tmp_path: Path) -> None:
         ("X.inter.json", '{\n  "0": [1, 2],\n  "1": "3"\n}', r"X\.inter\.json:3: user '1'"),
         ("X.inter.json", '{\n  "0": [1, 2.5]\n}', r"X\.inter\.json:2: user '0': id 2\.5"),
         ("X.inter.json", "[[1, 2]]", r"X\.inter\.json:1: expected a JSON object"),
-    ],
-)
-def test_malformed_sequences_name_file_and_line(
-    tmp_path: Path, name: str, content: str, message: str
-) -> None:
-    _, items_file = write_text_format(tmp_path, {1: [1, 2, 3, 4]})
-    bad = tmp_path / name
-    bad.write_text(content)
-    with pytest.raises(ReplayInputError, match=message):
-        load_source(bad, items_file)
-
-
-@pytest.mark.parametrize(
-    ("name", "content", "message"),
-    [
         ("items.tsv", "item_id\tasin\ttitle\n1\tB1\tok\n2\tB2\n", r"items\.tsv:3: expected"),
         ("items.tsv", "item_id\tasin\ttitle\nx\tB1\tok\n", r"items\.tsv:2: id 'x'"),
         ("X.item.json", '{\n  "1": "a title"\n}', r"X\.item\.json:2: item '1': expected an obj"),
         ("X.item.json", '{\n  "1": {"title": 3}\n}', r"X\.item\.json:2: item '1': expected text"),
     ],
 )
-def test_malformed_items_name_file_and_line(
+def test_malformed_input_names_file_and_line(
     tmp_path: Path, name: str, content: str, message: str
 ) -> None:
-    sequences_file, _ = write_text_format(tmp_path, {1: [1, 2, 3, 4]})
+    sequences_file, items_file = write_text_format(tmp_path, {1: [1, 2, 3, 4]})
     bad = tmp_path / name
     bad.write_text(content)
+    # A bad sequences file is read with good items, and the other way round.
+    is_items = name.endswith(("items.tsv", ".item.json"))
     with pytest.raises(ReplayInputError, match=message):
-        load_source(sequences_file, bad)
+        load_source(sequences_file, bad) if is_items else load_source(bad, items_file)
 
 
 @pytest.mark.parametrize("wrong", ["a_folder", "missing.txt"])
