@@ -1,7 +1,10 @@
 """The policy: a small decoder-only transformer over semantic-ID tokens (nanoGPT style).
 
-One example is laid out as ``[history tokens] BOS [item tokens]``: each item is ``L`` tokens (codes
-per level, then the de-dup token), and the model predicts the next item token by token.
+A user's sequence is laid out as ``BOS [item tokens] [item tokens] ...``: each item is ``L`` tokens
+(codes per level, then the de-dup token), and the model predicts every token from the ones before
+it, GPT style. Positions count from BOS, so item ``i`` of a sequence sits at the same positions
+whether it is a training target inside a longer sequence or the item generated after an
+``i``-item history: one pass over a user's sequence trains every next-item prediction in it.
 
 Decoder-only rather than encoder-decoder: the history is encoded once into a KV cache that every
 beam or rollout shares by expanding the cache, and each generated token then costs one position,
@@ -45,8 +48,13 @@ class PolicyConfig:
 
     @property
     def block_size(self) -> int:
-        """History, BOS and the first ``L - 1`` item tokens (the last one is only predicted)."""
+        """BOS, the history and the first ``L - 1`` item tokens (the last one is only predicted)."""
         return self.max_history_tokens + self.tokens_per_item
+
+    @property
+    def max_sequence_items(self) -> int:
+        """Items in one training sequence: a full history and the item that follows it."""
+        return self.max_history_items + 1
 
 
 def pad_histories(
@@ -76,8 +84,9 @@ class KVCache:
     history_mask: Tensor  # (N, T) bool, false on history padding
     item_keys: list[Tensor]  # per layer (N * group, n_head, step, head_dim)
     item_values: list[Tensor]
+    item_start: Tensor  # (N,) position of each user's first item token (after BOS and history)
     group: int  # rows per user; row r belongs to user r // group
-    step: int  # item tokens fed after BOS; the next logits are for item position ``step``
+    step: int  # item tokens fed after the history; the next logits are for item position ``step``
 
     def expand(self, n: int) -> KVCache:
         """Each row repeated ``n`` times in a row (row ``r`` becomes rows ``r*n .. r*n+n-1``)."""
@@ -107,15 +116,17 @@ class SelfAttention(nn.Module):
     def forward(
         self, x: Tensor, mask: Tensor | None, cache: KVCache | None, layer: int
     ) -> tuple[Tensor, tuple[Tensor, Tensor]]:
-        """Without ``cache``: attention within ``x`` under ``mask`` (N, 1, t, t), returning this
-        layer's keys and values. With it: ``x`` are new item tokens, returning the grown item
-        keys and values."""
+        """Without ``cache``: attention within ``x`` under ``mask`` (N, 1, t, t), or causal when
+        ``mask`` is None, returning this layer's keys and values. With it: ``x`` are new item
+        tokens, returning the grown item keys and values."""
         n, t, d = x.shape
         q, k, v = self.qkv(x).split(d, dim=2)
         q, k, v = (z.view(n, t, self.n_head, d // self.n_head).transpose(1, 2) for z in (q, k, v))
         if cache is None:
             dropout = self.dropout if self.training else 0.0
-            y = F.scaled_dot_product_attention(q, k, v, attn_mask=mask, dropout_p=dropout)
+            y = F.scaled_dot_product_attention(
+                q, k, v, attn_mask=mask, dropout_p=dropout, is_causal=mask is None
+            )
         else:
             k = torch.cat([cache.item_keys[layer], k], dim=2)
             v = torch.cat([cache.item_values[layer], v], dim=2)
@@ -194,30 +205,46 @@ class Policy(nn.Module):
             nn.init.normal_(module.weight, std=0.02)
 
     def forward(self, history: Tensor, items: Tensor) -> Tensor:
-        """Teacher-forced logits in one pass without a cache (training).
+        """Teacher-forced logits of one item after each history, in one pass without a cache.
 
         ``history`` (N, W) left-padded codes, ``items`` (N, k) the first ``k < L`` item tokens
         (``target[:, :-1]`` for a whole target). Returns (N, k + 1, V_max): the logits of item
         positions ``0..k``, ``-inf`` beyond each position's vocabulary.
         """
-        n, k = items.shape
-        bos = torch.full((n, 1), self.bos_id, dtype=torch.long, device=history.device)
-        ids = torch.cat([self._history_ids(history), bos, self._item_ids(items, first_step=0)], 1)
-        new = torch.ones(n, k + 1, dtype=torch.bool, device=history.device)
-        key_valid = torch.cat([history != PAD, new], 1)
-        h, _ = self._run(ids, self._history_start(history), self._mask(key_valid))
-        return self._logits(h[:, -(k + 1) :], first_step=0)
+        self._check_history(history)
+        ids, valid = self._with_bos(history)
+        ids = torch.cat([ids, self._item_ids(items, first_step=0)], 1)
+        valid = torch.cat([valid, torch.ones_like(items, dtype=torch.bool)], 1)
+        h, _ = self._run(ids, self._positions(valid), self._mask(valid))
+        return self._logits(h[:, -(items.shape[1] + 1) :], first_step=0)
+
+    def forward_sequences(self, codes: Tensor) -> Tensor:
+        """Teacher-forced logits of every token of whole-item sequences (training).
+
+        ``codes`` (N, S * L) right-padded with ``PAD``, at most ``max_sequence_items`` items.
+        Returns (N, S * L, V_max): ``[:, j]`` scores ``codes[:, j]`` given BOS and the codes
+        before it, so the logits of item ``i`` are those of the item after an ``i``-item history.
+        """
+        n, t = codes.shape
+        length = self.config.tokens_per_item
+        assert t % length == 0 and t // length <= self.config.max_sequence_items, "bad sequence"
+        valid = torch.cat([codes.new_ones((n, 1), dtype=torch.bool), codes[:, :-1] != PAD], 1)
+        bos = codes.new_full((n, 1), self.bos_id)
+        position = torch.arange(t - 1, device=codes.device) % length
+        ids = torch.where(valid[:, 1:], self.offsets[position] + codes[:, :-1], self.pad_id)
+        # Right padding: positions are the column index and the causal mask alone hides padding
+        # from every real token.
+        h, _ = self._run(torch.cat([bos, ids], 1), torch.arange(t, device=codes.device), None)
+        return self._logits(h, first_step=0)
 
     def prefill(self, history: Tensor) -> tuple[Tensor, KVCache]:
-        """Encode history and BOS once: the logits of item position 0 (N, V_max) and the cache."""
-        n = history.shape[0]
-        bos = torch.full((n, 1), self.bos_id, dtype=torch.long, device=history.device)
-        ids = torch.cat([self._history_ids(history), bos], 1)
-        key_valid = torch.cat([history != PAD, torch.ones_like(bos, dtype=torch.bool)], 1)
-        h, kvs = self._run(ids, self._history_start(history), self._mask(key_valid))
+        """Encode BOS and the history once: the logits of item position 0 (N, V_max), the cache."""
+        self._check_history(history)
+        ids, valid = self._with_bos(history)
+        h, kvs = self._run(ids, self._positions(valid), self._mask(valid))
         empty = [key[:, :, :0] for key, _ in kvs]
         keys, values = [key for key, _ in kvs], [value for _, value in kvs]
-        cache = KVCache(keys, values, key_valid, empty, empty, group=1, step=0)
+        cache = KVCache(keys, values, valid, empty, empty, valid.sum(1), group=1, step=0)
         return self._logits(h[:, -1:], first_step=0)[:, 0], cache
 
     def extend(self, codes: Tensor, cache: KVCache) -> tuple[Tensor, KVCache]:
@@ -225,8 +252,9 @@ class Policy(nn.Module):
         positions after each one (rows, k, V_max) and the grown cache (the given one is kept)."""
         k = codes.shape[1]
         assert cache.step + k < self.config.tokens_per_item, "the last item token is never fed"
-        start = self.config.max_history_tokens + 1 + cache.step
-        h, kvs = self._run(self._item_ids(codes, first_step=cache.step), start, None, cache)
+        start = cache.item_start.repeat_interleave(cache.group) + cache.step
+        positions = start[:, None] + torch.arange(k, device=codes.device)
+        h, kvs = self._run(self._item_ids(codes, first_step=cache.step), positions, None, cache)
         keys, values = [key for key, _ in kvs], [value for _, value in kvs]
         grown = replace(cache, item_keys=keys, item_values=values, step=cache.step + k)
         return self._logits(h, first_step=cache.step + 1), grown
@@ -239,13 +267,17 @@ class Policy(nn.Module):
         query, key = index[:, None], index[None, :]
         return (key <= query) & (key_valid[:, None, None, :] | (key == query))
 
+    @staticmethod
+    def _positions(valid: Tensor) -> Tensor:
+        """(N, T) position of each token counted from BOS, skipping the left padding."""
+        return (valid.long().cumsum(1) - 1).clamp(min=0)
+
     def _run(
-        self, ids: Tensor, start: int, mask: Tensor | None, cache: KVCache | None = None
+        self, ids: Tensor, positions: Tensor, mask: Tensor | None, cache: KVCache | None = None
     ) -> tuple[Tensor, list[tuple[Tensor, Tensor]]]:
-        """The blocks over tokens ``ids`` (rows, t) at positions ``start ..``: final hidden states
-        and each layer's keys and values (see ``SelfAttention``)."""
-        pos = torch.arange(start, start + ids.shape[1], device=ids.device)
-        x = self.drop(self.tok_emb(ids) + self.pos_emb(pos))
+        """The blocks over tokens ``ids`` (rows, t) at ``positions`` ((t,) or (rows, t)): final
+        hidden states and each layer's keys and values (see ``SelfAttention``)."""
+        x = self.drop(self.tok_emb(ids) + self.pos_emb(positions))
         kvs = []
         for layer, block in enumerate(self.blocks):
             x, kv = block(x, mask, cache, layer)
@@ -253,27 +285,30 @@ class Policy(nn.Module):
         return self.ln_f(x), kvs
 
     def _logits(self, h: Tensor, first_step: int) -> Tensor:
-        """Step ``first_step + i`` of ``h`` (N, t, d) scored against its position's vocabulary only
-        (tied to the token embeddings), padded with ``-inf`` to the largest vocabulary."""
-        v_max = max(self.config.vocab_sizes)
+        """Hidden state ``i`` of ``h`` (N, t, d) predicts item position ``(first_step + i) % L``,
+        scored against that position's vocabulary only (tied to the token embeddings) and padded
+        with ``-inf`` to the largest vocabulary."""
+        v_max, length = max(self.config.vocab_sizes), self.config.tokens_per_item
         out = h.new_full((*h.shape[:2], v_max), float("-inf"), dtype=torch.float32)
-        for i in range(h.shape[1]):
-            p = first_step + i
+        for i in range(min(length, h.shape[1])):  # one matmul per item position
+            p = (first_step + i) % length
             offset, size = self.code_offsets[p], self.config.vocab_sizes[p]
-            out[:, i, :size] = (h[:, i] @ self.tok_emb.weight[offset : offset + size].T).float()
+            weight = self.tok_emb.weight[offset : offset + size]
+            out[:, i::length, :size] = (h[:, i::length] @ weight.T).float()
         return out
 
-    def _history_start(self, history: Tensor) -> int:
-        """Histories are right-aligned: the last history token always sits just before BOS."""
-        width = history.shape[1]
-        assert width <= self.config.max_history_tokens, "history longer than the model"
-        assert width % self.config.tokens_per_item == 0, "history must be whole items"
-        return self.config.max_history_tokens - width
+    def _check_history(self, history: Tensor) -> None:
+        assert history.shape[1] <= self.config.max_history_tokens, "history longer than the model"
+        assert history.shape[1] % self.config.tokens_per_item == 0, "history must be whole items"
 
-    def _history_ids(self, history: Tensor) -> Tensor:
+    def _with_bos(self, history: Tensor) -> tuple[Tensor, Tensor]:
+        """Token ids ``BOS, history`` (N, 1 + W) and which of them are real (not padding)."""
         position = torch.arange(history.shape[1], device=history.device)
         ids = self.offsets[position % self.config.tokens_per_item] + history
-        return torch.where(history == PAD, self.pad_id, ids)
+        ids = torch.where(history == PAD, self.pad_id, ids)
+        bos = history.new_full((history.shape[0], 1), self.bos_id)
+        valid = torch.cat([torch.ones_like(bos, dtype=torch.bool), history != PAD], 1)
+        return torch.cat([bos, ids], 1), valid
 
     def _item_ids(self, codes: Tensor, first_step: int) -> Tensor:
         position = torch.arange(first_step, first_step + codes.shape[1], device=codes.device)

@@ -225,3 +225,21 @@ def test_pad_histories_keeps_the_last_items_left_padded(max_items: int) -> None:
     assert padded[0].tolist() == list(range(10 - width, 10))
     assert padded[1].tolist() == [PAD] * (width - 3) + [10, 11, 12]
     assert padded[2].tolist() == [PAD] * width
+
+
+def test_sequence_forward_scores_each_item_as_after_its_history() -> None:
+    """One pass over a right-padded sequence gives, for item i, the logits that the model gives
+    the item after the i-item history: what whole-sequence training relies on."""
+    model = tiny_policy()
+    sequences = torch.tensor([ALL_ITEMS[[3, 9, 27, 44]].flatten().tolist(),
+                              ALL_ITEMS[[50, 1]].flatten().tolist() + [PAD] * 6])  # fmt: skip
+    logits = model.forward_sequences(sequences)
+    assert logits.shape == (2, 12, 4)
+    for row, items in ((0, 4), (1, 2)):
+        for i in range(items):
+            history = sequences[row : row + 1, : 3 * i]
+            target = sequences[row : row + 1, 3 * i : 3 * i + 3]
+            expected = model(history, target[:, :-1])
+            torch.testing.assert_close(
+                logits[row : row + 1, 3 * i : 3 * i + 3], expected, atol=1e-5, rtol=0
+            )
