@@ -26,8 +26,9 @@ def publish(storage: Storage, staging: str, target: str, manifest: dict[str, Any
     """Atomically replace ``target`` with the contents of ``staging``."""
     storage.delete(f"{target}/{MANIFEST}")
     storage.replace_prefix(staging, target)
-    names = (key.rsplit("/", 1)[-1] for key in storage.list_keys(target))
-    files = [name for name in names if not name.startswith((".", "_"))]  # skip .crc, markers
+    paths = (key[len(target) + 1 :] for key in storage.list_keys(target))
+    # Relative paths (a dataset has train/, valid/, test/); skip .crc files and markers.
+    files = [path for path in paths if not path.rsplit("/", 1)[-1].startswith((".", "_"))]
     storage.write_json(
         f"{target}/{MANIFEST}",
         {**manifest, "files": sorted(files), "published_at": datetime.now(UTC).isoformat()},
