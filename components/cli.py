@@ -23,6 +23,8 @@ STAGE_MODULES = (
     "components.features.cli",
     "components.datasets.cli",
     "components.ranker.cli",
+    "components.trainer.cli",
+    "components.evaluate.cli",
 )
 
 

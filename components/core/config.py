@@ -14,7 +14,15 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, PositiveInt, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PositiveInt,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 ENV_PREFIX = "ADAGRPO__"
 CONFIG_FILE_ENV = "ADAGRPO_CONFIG"
@@ -112,6 +120,45 @@ class FeatureConfig(Section):
         return windows
 
 
+class PolicyModelConfig(Section):
+    """Shape of the SID-token transformer (the vocabularies come from the SID map)."""
+
+    n_layer: int = Field(4, ge=1)
+    n_head: int = Field(4, ge=1)
+    d_model: int = Field(128, ge=8)
+    dropout: float = Field(0.1, ge=0, lt=1)
+
+
+class TrainConfig(Section):
+    method: Literal["nll"] = Field("nll", description="nll: supervised fine-tuning (SFT)")
+    epochs: int = Field(20, ge=1)
+    batch_size: int = Field(256, ge=1, description="Sequences per optimizer step, all devices")
+    learning_rate: float = Field(2e-3, gt=0)
+    min_lr_ratio: float = Field(0.05, ge=0, le=1, description="Cosine floor, share of the peak")
+    warmup_steps: int = Field(200, ge=0)
+    weight_decay: float = Field(0.1, ge=0)
+    grad_clip: float = Field(1.0, gt=0)
+    checkpoint_every: int = Field(500, ge=1, description="Steps; the last step always saves")
+    log_every: int = Field(50, ge=1, description="Steps between progress lines")
+    seed: int = 0
+    device: str = Field("auto", description="auto (cuda when present), cpu, cuda, cuda:1, ...")
+
+
+class EvaluateConfig(Section):
+    beam_width: int = Field(10, ge=1)
+    ks: tuple[PositiveInt, ...] = Field((1, 5, 10), min_length=1)
+    batch_size: int = Field(256, ge=1, description="Users decoded together")
+    max_users: int | None = Field(
+        None, ge=1, description="Evaluate a fixed random sample of users per split (quick looks)"
+    )
+
+    @model_validator(mode="after")
+    def _beam_covers_ks(self) -> EvaluateConfig:
+        if max(self.ks) > self.beam_width:
+            raise ValueError(f"ks {list(self.ks)} need beam_width >= {max(self.ks)}")
+        return self
+
+
 class RunnerConfig(Section):
     kind: Literal["subprocess"] = "subprocess"
     python: str | None = Field(None, description="Interpreter for stage processes")
@@ -126,6 +173,9 @@ class PipelineConfig(Section):
     semantic_ids: SemanticIdConfig = SemanticIdConfig()
     datasets: DatasetConfig = DatasetConfig()
     features: FeatureConfig = FeatureConfig()
+    policy: PolicyModelConfig = PolicyModelConfig()
+    train: TrainConfig = TrainConfig()
+    evaluate: EvaluateConfig = EvaluateConfig()
     runner: RunnerConfig = RunnerConfig()
 
     def to_yaml(self) -> str:

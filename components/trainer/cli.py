@@ -1,0 +1,37 @@
+"""``adagrpo train``: train the SID-token policy on the day's training set (SFT: --method nll)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import typing
+
+from components.core.cli_args import logical_date
+from components.core.config import PipelineConfig, TrainConfig
+
+
+def register(subparsers: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
+    parser = subparsers.add_parser(
+        "train",
+        parents=[common],
+        help=__doc__,
+        description="Train the policy on datasets/dt=DS/train, checkpointing to "
+        "models/policy/dt=DS/method=METHOD/; a killed run resumes from its newest checkpoint. "
+        "Under torchrun every process trains a share of each batch (DDP).",
+    )
+    parser.add_argument("--ds", required=True, type=logical_date, help="logical date YYYY-MM-DD")
+    methods = typing.get_args(TrainConfig.model_fields["method"].annotation)
+    parser.add_argument("--method", choices=methods, help="training method (default: config)")
+    parser.add_argument("--device", help="auto, cpu, cuda, ... (default: config)")
+    parser.add_argument("--restart", action="store_true", help="discard checkpoints, start over")
+    parser.set_defaults(handler=run)
+
+
+def run(args: argparse.Namespace, config: PipelineConfig) -> int:
+    from components.trainer.stage import train  # torch: keep --help fast
+
+    updates = {"method": args.method, "device": args.device}
+    settings = config.train.model_copy(update={k: v for k, v in updates.items() if v})
+    manifest = train(config.model_copy(update={"train": settings}), args.ds, args.restart)
+    print(json.dumps({k: v for k, v in manifest.items() if k != "files"}, indent=2))
+    return 0
