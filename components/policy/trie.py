@@ -33,9 +33,12 @@ class SidTrie:
         self.item_ids = item_ids.long()[order]
 
     @classmethod
-    def from_catalog(cls, catalog: pa.Table, vocab_sizes: tuple[int, ...]) -> SidTrie:
-        """The listed items of ``catalog_sids.parquet`` (item_id, sid, listed)."""
-        listed = catalog.filter(catalog.column("listed"))
+    def from_catalog(
+        cls, catalog: pa.Table, vocab_sizes: tuple[int, ...], listed_only: bool = True
+    ) -> SidTrie:
+        """The items of ``catalog_sids.parquet`` (item_id, sid, listed): the listed ones (what
+        may be recommended), or all that have a SID (what a generated SID can mean)."""
+        listed = catalog.filter(catalog.column("listed")) if listed_only else catalog
         sids = listed.column("sid").combine_chunks()
         tokens = np.asarray(sids.flatten(), dtype=np.int64).reshape(len(listed), len(vocab_sizes))
         ids = np.asarray(listed.column("item_id"), dtype=np.int64)

@@ -1,0 +1,33 @@
+"""``adagrpo evaluate``: every checkpoint of a training run, with and without the trie."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import typing
+
+from components.core.cli_args import logical_date
+from components.core.config import PipelineConfig, TrainConfig
+
+
+def register(subparsers: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
+    parser = subparsers.add_parser(
+        "evaluate",
+        parents=[common],
+        help=__doc__,
+        description="Score every checkpoint of models/policy/dt=DS/method=METHOD/ on the "
+        "validation and test splits: HR@K, NDCG@K and hallucination rate with beam search, "
+        "unconstrained and constrained to catalog SIDs; pick the best on validation.",
+    )
+    parser.add_argument("--ds", required=True, type=logical_date, help="logical date YYYY-MM-DD")
+    methods = typing.get_args(TrainConfig.model_fields["method"].annotation)
+    parser.add_argument("--method", choices=methods, help="training run (default: config)")
+    parser.set_defaults(handler=run)
+
+
+def run(args: argparse.Namespace, config: PipelineConfig) -> int:
+    from components.evaluate.stage import evaluate  # torch: keep --help fast
+
+    summary = evaluate(config, args.ds, args.method or config.train.method)
+    print(json.dumps(summary["best"], indent=2))
+    return 0

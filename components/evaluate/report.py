@@ -1,0 +1,109 @@
+"""The evaluation report: learning curves, the retrieval-validity frontier, the checkpoints."""
+
+from __future__ import annotations
+
+import io
+import json
+from html import escape
+from typing import Any
+
+from components.core.html_page import page, png_image
+
+STYLE = "td.best { background: #e3f2fd; font-weight: 600; }"
+
+
+def render_report(summary: dict[str, Any], results: list[dict[str, Any]], metrics_log: str) -> str:
+    best = summary["best"]
+    facts = {
+        "logical date": summary["ds"],
+        "method": summary["method"],
+        "best checkpoint": f"step {best['step']} (epoch {best['epoch']}), {summary['selected_on']}",
+        "test, constrained": _headline(best["test"]["constrained"]),
+        "test, unconstrained": _headline(best["test"]["unconstrained"]),
+        "users": ", ".join(f"{k} {v:,}" for k, v in summary["users"].items()),
+        "catalog items": f"{summary['catalog_items']:,} (full ranking: beams over every SID)",
+    }
+    training = [json.loads(line) for line in metrics_log.splitlines() if line.strip()]
+    body = [
+        "<h2>Learning curves</h2>",
+        png_image(_curves_png(results, training), "training loss and NDCG@10 by step"),
+        "<h2>Retrieval-validity frontier (unconstrained beam search)</h2>",
+        "<p>Each point is a checkpoint: NDCG@10 on test against the share of generated SIDs "
+        "that match no item. Constrained decoding has no hallucination by construction.</p>",
+        png_image(_frontier_png(results), "NDCG@10 against hallucination rate per checkpoint"),
+        "<h2>Checkpoints</h2>",
+        _table(results, best["step"]),
+    ]
+    return page(f"Policy evaluation, {summary['method']}", facts, body, style=STYLE)
+
+
+def _headline(metrics: dict[str, float]) -> str:
+    return (
+        f"HR@10 {metrics['hr@10']:.4f}, NDCG@10 {metrics['ndcg@10']:.4f}, "
+        f"hallucination {100 * metrics['hallucination_rate']:.2f}%"
+        if "hr@10" in metrics and "ndcg@10" in metrics
+        else ", ".join(f"{k} {v:.4f}" for k, v in metrics.items())
+    )
+
+
+def _table(results: list[dict[str, Any]], best_step: int) -> str:
+    metric_names = [k for k in results[0]["test"]["constrained"] if "@" in k]
+    header = "<tr><th>step</th><th>epoch</th><th>train loss</th><th>split</th><th>decoding</th>"
+    header += "".join(f"<th>{escape(name)}</th>" for name in metric_names)
+    header += "<th>hallucination</th></tr>"
+    rows = []
+    for result in results:
+        cls = ' class="best"' if result["step"] == best_step else ""
+        for split in ("valid", "test"):
+            for decoding, metrics in result[split].items():
+                cells = "".join(f"<td>{metrics[name]:.4f}</td>" for name in metric_names)
+                loss = result["train_loss"]
+                rows.append(
+                    f"<tr><td{cls}>{result['step']}</td><td>{result['epoch']}</td>"
+                    f"<td>{'' if loss is None else f'{loss:.4f}'}</td><td>{split}</td>"
+                    f"<td>{decoding}</td>{cells}"
+                    f"<td>{100 * metrics['hallucination_rate']:.2f}%</td></tr>"
+                )
+    return "<table>" + header + "".join(rows) + "</table>"
+
+
+def _curves_png(results: list[dict[str, Any]], training: list[dict[str, Any]]) -> bytes:
+    from matplotlib.figure import Figure  # the Agg canvas, without pyplot's global state
+
+    figure = Figure(figsize=(9, 3.6), layout="constrained")
+    loss_axes, metric_axes = figure.subplots(1, 2)
+    loss_axes.plot([r["step"] for r in training], [r["loss"] for r in training], color="#1565c0")
+    loss_axes.set_xlabel("step")
+    loss_axes.set_ylabel("training NLL per token")
+    steps = [r["step"] for r in results]
+    for split, color in (("valid", "#2e7d32"), ("test", "#c62828")):
+        for decoding, style in (("constrained", "-"), ("unconstrained", ":")):
+            values = [r[split][decoding].get("ndcg@10", 0.0) for r in results]
+            metric_axes.plot(steps, values, style, marker="o", color=color,
+                             label=f"{split}, {decoding}")  # fmt: skip
+    metric_axes.set_xlabel("step")
+    metric_axes.set_ylabel("NDCG@10")
+    metric_axes.legend(fontsize=8)
+    return _png(figure)
+
+
+def _frontier_png(results: list[dict[str, Any]]) -> bytes:
+    from matplotlib.figure import Figure
+
+    figure = Figure(figsize=(4.8, 3.8), layout="constrained")
+    axes = figure.subplots()
+    points = [(r["test"]["unconstrained"], r["step"]) for r in results]
+    x = [100 * m["hallucination_rate"] for m, _ in points]
+    y = [m.get("ndcg@10", 0.0) for m, _ in points]
+    axes.plot(x, y, marker="o", color="#6a1b9a")
+    for (_, step), xi, yi in zip(points, x, y, strict=True):
+        axes.annotate(str(step), (xi, yi), fontsize=7, xytext=(3, 3), textcoords="offset points")
+    axes.set_xlabel("hallucination rate (%)")
+    axes.set_ylabel("NDCG@10 (test)")
+    return _png(figure)
+
+
+def _png(figure: Any) -> bytes:
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png", dpi=110)
+    return buffer.getvalue()
