@@ -3,8 +3,9 @@
 
 Turns the shop's exposure logs into a new generative-recommendation model, one logical day at a
 time: raw logs -> curated exposures (Spark) -> validated partition (Great Expectations) ->
-Feast features -> reward model (ranker), and semantic IDs -> semantic-ID training sets
-(policy training, evaluation and registration follow).
+Feast features -> reward model (ranker), and semantic IDs -> semantic-ID training sets ->
+policy training (the training container; GPU nodes in production) -> evaluation of every
+checkpoint (registration follows).
 
 * **Scheduled**: daily, for the previous day; catchup is off.
 * **Backfill**: trigger a backfill over a date range from the UI, CLI or REST API; each day's
@@ -88,10 +89,18 @@ def adagrpo_retrain() -> None:
     def build_dataset(**context: Any) -> None:
         steps.run_stage("build-dataset", context["ds"], context["params"])
 
+    @task
+    def train_policy(**context: Any) -> None:
+        steps.run_stage("train", context["ds"], context["params"])
+
+    @task
+    def evaluate_policy(**context: Any) -> None:
+        steps.run_stage("evaluate", context["ds"], context["params"])
+
     validated = validate_exposures()
     simulate_raw_logs() >> wait_for_raw_logs() >> extract_exposures() >> validated
     validated >> materialize_features() >> train_ranker()
-    validated >> assign_semantic_ids() >> build_dataset()
+    validated >> assign_semantic_ids() >> build_dataset() >> train_policy() >> evaluate_policy()
 
 
 adagrpo_retrain()

@@ -37,7 +37,9 @@ def test_task_graph(dag) -> None:  # type: ignore[no-untyped-def]
         "materialize_features": ["train_ranker"],
         "train_ranker": [],
         "assign_semantic_ids": ["build_dataset"],
-        "build_dataset": [],
+        "build_dataset": ["train_policy"],
+        "train_policy": ["evaluate_policy"],
+        "evaluate_policy": [],
     }
 
 
