@@ -4,8 +4,9 @@ VENV := .venv
 BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed
 DEMO_DS ?= 2026-11-14
+BEAUTY ?= ../shared/data/amazon-beauty
 
-.PHONY: setup java demo test test-fast bench lint format lock clean
+.PHONY: setup java demo test test-fast bench bench-quality lint format lock clean
 
 setup: $(INSTALLED) java
 
@@ -31,6 +32,9 @@ test-fast: setup
 
 bench: setup
 	$(BIN)/python -m benchmarks.run
+
+bench-quality: setup  # the SFT policy on Amazon Beauty against TIGER's published numbers
+	$(BIN)/python -m benchmarks.quality $(BEAUTY)
 
 lint: setup
 	$(BIN)/ruff check .

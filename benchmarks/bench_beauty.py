@@ -22,6 +22,7 @@ from components.core.storage import LocalStorage
 
 BEAUTY = Path(__file__).resolve().parents[2] / "shared" / "data" / "amazon-beauty"
 REPLAY_DAYS = 30
+DS = load_config(environ={}).simulate.start + timedelta(days=REPLAY_DAYS - 1)  # the last day
 REPO = Path(__file__).resolve().parents[1]
 
 
@@ -29,20 +30,10 @@ def run(workdir: Path, beauty: Path = BEAUTY) -> dict[str, Any]:
     if not (beauty / "Beauty.txt").is_file():
         return {"skipped": f"no Beauty data at {beauty}"}
     root = (workdir / "root").resolve()
-    shutil.rmtree(root, ignore_errors=True)
-    ds = load_config(environ={}).simulate.start + timedelta(days=REPLAY_DAYS - 1)
-    window = ["--ds", ds.isoformat(), "--lookback-days", str(REPLAY_DAYS)]
-    seconds = {
-        "replay": _timed(root, "replay", "--sequences", str(beauty / "Beauty.txt"),
-                         "--items", str(beauty / "item_titles.tsv"), "--days", str(REPLAY_DAYS)),
-        "extract": _timed(root, "extract", *window),
-        "validate": _timed(root, "validate", *window),
-        "semantic_ids": _timed(root, "semantic-ids", "--ds", ds.isoformat()),
-        "build_dataset": _timed(root, "build-dataset", "--ds", ds.isoformat()),
-    }  # fmt: skip
+    seconds = build_training_set(root, beauty)
     storage = LocalStorage(root)
-    dataset = partitions.read_manifest(storage, layout.partition(layout.DATASETS, ds))
-    sid_report = storage.read_json(f"sids/v={dataset['sid_version']}/map/dt={ds}/report.json")
+    dataset = partitions.read_manifest(storage, layout.partition(layout.DATASETS, DS))
+    sid_report = storage.read_json(f"sids/v={dataset['sid_version']}/map/dt={DS}/report.json")
     return {
         "seconds": seconds,
         "examples": dataset["examples"],
@@ -54,7 +45,25 @@ def run(workdir: Path, beauty: Path = BEAUTY) -> dict[str, Any]:
     }
 
 
-def _timed(root: Path, stage: str, *flags: str) -> float:
+def build_training_set(root: Path, beauty: Path) -> dict[str, float]:
+    """Replay Beauty into a fresh ``root`` and run it up to the training set of ``DS``; the
+    seconds per stage."""
+    if not (beauty / "Beauty.txt").is_file():
+        raise FileNotFoundError(f"no Beauty.txt under {beauty} (see ../shared/data/README.md)")
+    shutil.rmtree(root, ignore_errors=True)
+    window = ["--ds", DS.isoformat(), "--lookback-days", str(REPLAY_DAYS)]
+    return {
+        "replay": timed_stage(root, "replay", "--sequences", str(beauty / "Beauty.txt"),
+                         "--items", str(beauty / "item_titles.tsv"), "--days", str(REPLAY_DAYS)),
+        "extract": timed_stage(root, "extract", *window),
+        "validate": timed_stage(root, "validate", *window),
+        "semantic_ids": timed_stage(root, "semantic-ids", "--ds", DS.isoformat()),
+        "build_dataset": timed_stage(root, "build-dataset", "--ds", DS.isoformat()),
+    }  # fmt: skip
+
+
+def timed_stage(root: Path, stage: str, *flags: str) -> float:
+    """Run one ``adagrpo`` stage on ``root``; its seconds."""
     started = time.perf_counter()
     command = [sys.executable, "-m", "components.cli", stage, "--root", str(root), *flags]
     subprocess.run(command, cwd=REPO, check=True)

@@ -46,23 +46,28 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--workdir", type=Path, default=Path("var/bench"))
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
-    RESULTS.mkdir(parents=True, exist_ok=True)
     for name in args.only:
         module = importlib.import_module(f"benchmarks.bench_{name}")
         started = time.perf_counter()
         numbers = module.run(args.workdir / name)
-        result = {
-            "benchmark": name,
-            "measured_at": datetime.now(UTC).isoformat(timespec="seconds"),
-            "wall_s": round(time.perf_counter() - started, 1),
-            "machine": machine(),
-            "results": numbers,
-        }
-        path = RESULTS / f"{name}.json"
-        path.write_text(json.dumps(result, indent=2) + "\n")
+        path = write_result(name, numbers, time.perf_counter() - started)
         print(f"{name}: {json.dumps(numbers)}  -> {path}")
     return 0
 
+
+def write_result(name: str, numbers: dict[str, Any], wall_s: float) -> Path:
+    """``benchmarks/results/<name>.json``: the numbers with when and where they were measured."""
+    result = {
+        "benchmark": name,
+        "measured_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "wall_s": round(wall_s, 1),
+        "machine": machine(),
+        "results": numbers,
+    }
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    path = RESULTS / f"{name}.json"
+    path.write_text(json.dumps(result, indent=2) + "\n")
+    return path
 
 if __name__ == "__main__":
     raise SystemExit(main())
