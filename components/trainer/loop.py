@@ -17,7 +17,7 @@ import torch.distributed as dist
 from torch.nn.parallel import DistributedDataParallel
 
 from components.core.config import TrainConfig
-from components.policy.model import Policy
+from components.policy.model import PAD, Policy
 from components.trainer.checkpoints import PolicyRun, TrainingState
 from components.trainer.distributed import Workers
 from components.trainer.objective import NextItemNLL
@@ -52,10 +52,11 @@ def train_policy(
         for number, codes, targets in iterate(
             sequences, epoch, settings.seed, settings.batch_size, skip
         ):
+            normalizer = (targets != PAD).sum().item() / workers.world
             codes = workers.shard(codes).to(workers.device, non_blocking=True)
             targets = workers.shard(targets).to(workers.device, non_blocking=True)
             with torch.autocast(workers.device.type, dtype=torch.bfloat16, enabled=use_bf16):
-                loss = objective(codes, targets)
+                loss = objective(codes, targets, normalizer)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             grad_norm = torch.nn.utils.clip_grad_norm_(policy.parameters(), settings.grad_clip)
@@ -64,7 +65,7 @@ def train_policy(
             done = number + 1 == per_epoch
             state = TrainingState(state.step + 1, epoch + done, 0 if done else number + 1,
                                   state.metrics)  # fmt: skip
-            meter.add(loss.detach(), grad_norm.detach(), targets)
+            meter.add(loss.detach() * normalizer, grad_norm.detach(), targets)
             # Every checkpoint ends with a progress line, so it records its own loss and epoch.
             save = state.step % settings.checkpoint_every == 0 or state.step == total_steps
             if state.step % settings.log_every == 0 or save:
@@ -139,33 +140,33 @@ class _Meter:
         self._reset()
 
     def _reset(self) -> None:
-        self.loss_sum = torch.zeros(())
+        self.nll_sum = torch.zeros(())
         self.grad_sum = torch.zeros(())
         self.steps = 0
         self.tokens = torch.zeros((), dtype=torch.long)
 
-    def add(self, loss: torch.Tensor, grad_norm: torch.Tensor, targets: torch.Tensor) -> None:
+    def add(self, nll_sum: torch.Tensor, grad_norm: torch.Tensor, targets: torch.Tensor) -> None:
+        """One step of this worker: its summed NLL, the (shared) gradient norm, its targets."""
         # Summed on the device: no host sync per step.
-        self.loss_sum = self.loss_sum.to(loss.device) + loss.float()
+        self.nll_sum = self.nll_sum.to(nll_sum.device) + nll_sum.float()
         self.grad_sum = self.grad_sum.to(grad_norm.device) + grad_norm.float()
-        self.tokens = self.tokens.to(targets.device) + (targets >= 0).sum()
+        self.tokens = self.tokens.to(targets.device) + (targets != PAD).sum()
         self.steps += 1
 
     def flush(self, step: int, lr: float, workers: Workers) -> dict[str, Any]:
-        totals = torch.stack([self.loss_sum, self.grad_sum, self.tokens.float()]).to(workers.device)
+        totals = torch.stack([self.nll_sum, self.grad_sum, self.tokens.float()]).to(workers.device)
         if workers.world > 1:
-            dist.all_reduce(totals)
-        loss, grad, tokens = (totals / torch.tensor([workers.world, workers.world, 1.0],
-                                                    device=totals.device)).tolist()  # fmt: skip
+            dist.all_reduce(totals)  # NLL and tokens of every worker; the norm, world times
+        nll, grad, tokens = totals.tolist()
         now = time.perf_counter()
         seconds = now - self.since
         examples = tokens / self.tokens_per_item  # predicted items, i.e. one-target examples
         record = {
             "step": step,
             "epoch": round(step / self.per_epoch, 3),
-            "loss": loss / self.steps,
+            "loss": nll / max(tokens, 1.0),
             "lr": lr,
-            "grad_norm": grad / self.steps,
+            "grad_norm": grad / workers.world / self.steps,
             "examples_per_s": examples / seconds,
             "tokens_per_s": tokens / seconds,
             "elapsed_s": now - self.started,

@@ -13,12 +13,16 @@ class NextItemNLL(nn.Module):
         super().__init__()
         self.policy = policy
 
-    def forward(self, codes: Tensor, targets: Tensor) -> Tensor:
-        """Mean NLL per target token; ``targets`` are ``codes`` with PAD where nothing is
-        predicted (padding, and each sequence's first item)."""
+    def forward(self, codes: Tensor, targets: Tensor, normalizer: Tensor | float) -> Tensor:
+        """The summed NLL of the target tokens over ``normalizer``; ``targets`` are ``codes``
+        with PAD where nothing is predicted (padding, and each sequence's first item).
+
+        With ``normalizer`` = the whole batch's target tokens / workers, DDP's average of the
+        workers' gradients is exactly the gradient of the batch's mean NLL per token, however
+        the tokens fell across workers (a worker's shard of a short batch may even be empty).
+        """
         logits = self.policy.forward_sequences(codes)
         nll = F.cross_entropy(
             logits.flatten(0, 1), targets.flatten(), ignore_index=PAD, reduction="sum"
         )
-        # Under DDP a worker's shard of a short last batch can be empty: 0 then, not 0/0 = NaN.
-        return nll / (targets != PAD).sum().clamp(min=1)
+        return nll / normalizer

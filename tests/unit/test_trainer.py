@@ -222,7 +222,7 @@ def saved_run(root: Path) -> tuple[PolicyRun, Policy, torch.optim.Optimizer]:
     sequences = random_sequences(8)
     for step in (1, 2):
         codes, targets = sequences.batch(np.arange(8))
-        NextItemNLL(policy)(codes, targets).backward()
+        NextItemNLL(policy)(codes, targets, (targets != PAD).sum().item()).backward()
         optimizer.step()
         scheduler.step()
         optimizer.zero_grad()
@@ -278,20 +278,20 @@ def test_uncommitted_checkpoint_is_not_listed(tmp_path: Path) -> None:
         run.load_policy(2)
 
 
-def test_objective_of_an_empty_shard_is_zero_not_nan() -> None:
-    """Under DDP a worker's shard of a short last batch can hold no sequences."""
+def test_objective_sums_the_workers_shards_to_the_batch_mean() -> None:
+    """Under DDP the workers' losses, averaged as DDP averages gradients, are the mean NLL per
+    token of the whole batch, even when a worker's shard is empty."""
     torch.manual_seed(0)
     objective = NextItemNLL(Policy(POLICY).eval())  # eval: no dropout, for the comparison
-    codes, targets = random_sequences(4).batch(np.arange(4))
-    loss = objective(codes[:0], targets[:0])
-    loss.backward()
-    assert loss.item() == 0.0
-    assert all(p.grad is None or not p.grad.any() for p in objective.parameters())
-    full = objective(codes, targets)
+    codes, targets = random_sequences(3).batch(np.arange(3))
     mean = torch.nn.functional.cross_entropy(
         objective.policy.forward_sequences(codes).flatten(0, 1), targets.flatten(), ignore_index=PAD
     )
-    torch.testing.assert_close(full, mean)
+    world = 4  # 3 sequences over 4 workers: the last worker gets none
+    normalizer = (targets != PAD).sum().item() / world
+    shards = [objective(codes[r::world], targets[r::world], normalizer) for r in range(world)]
+    assert shards[3].item() == 0.0
+    torch.testing.assert_close(sum(shards) / world, mean)
 
 
 # -- the training loop ------------------------------------------------------------------------
