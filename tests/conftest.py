@@ -1,8 +1,10 @@
-"""Shared fixtures: a temporary pipeline root and one local SparkSession per test session."""
+"""Shared fixtures: a temporary pipeline root, one local SparkSession per test session, and a
+tiny simulated shop with its training set built."""
 
 from __future__ import annotations
 
 import logging
+import shutil
 from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -87,3 +89,18 @@ def tiny_shop(tmp_path_factory: pytest.TempPathFactory, spark: SparkSession) -> 
     ):
         assert main([*stage, *common]) == 0, f"stage {stage[0]} failed"
     return load_config(overrides=[f"storage.root={root}", "spark.master=local[2]"], environ={})
+
+
+@pytest.fixture(scope="session")
+def tiny_dataset(tiny_shop: PipelineConfig, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The root folder of a copy of the tiny shop with the training set of 2026-11-03 built.
+
+    Session-scoped and shared: copy the folder before writing to it (training, evaluation).
+    """
+    from components.cli import main
+
+    root = tmp_path_factory.mktemp("tiny-dataset") / "root"
+    shutil.copytree(tiny_shop.storage.root, root, ignore=shutil.ignore_patterns("_staging"))
+    common = ["--root", str(root), "--set", "spark.master=local[2]"]
+    assert main(["build-dataset", "--ds", "2026-11-03", *common]) == 0
+    return root

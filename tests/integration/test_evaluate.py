@@ -1,0 +1,122 @@
+"""``adagrpo evaluate`` as a real process after a tiny ``adagrpo train`` run: every checkpoint
+scored on valid and test, with and without the trie; the best picked on validation; a rerun
+reuses the scores; and evaluating before training is refused."""
+
+from __future__ import annotations
+
+import itertools
+import json
+from pathlib import Path
+from typing import Any
+
+from tests.integration.test_train_policy import (
+    DS,
+    RUN,
+    adagrpo,
+    committed_steps,
+    fresh_root,
+    needs_dataset,
+    succeeded,
+    train_args,
+)
+
+EVALUATION = f"{RUN}/evaluation"
+KS = (1, 5, 10)
+METRICS = {*(f"{name}@{k}" for name in ("hr", "ndcg") for k in KS), "hallucination_rate", "users"}
+
+
+def evaluate_args(root: Path, *settings: str) -> list[str]:
+    overrides = [
+        arg for setting in ("evaluate.batch_size=64", *settings) for arg in ("--set", setting)
+    ]
+    return ["evaluate", "--root", str(root), "--ds", DS, *overrides]
+
+
+def read_json(path: Path) -> Any:
+    return json.loads(path.read_text())
+
+
+def check_metrics(metrics: dict[str, Any], constrained: bool) -> None:
+    assert set(metrics) == METRICS, metrics
+    assert metrics["users"] > 0
+    for k, wider in itertools.pairwise(KS):
+        assert metrics[f"hr@{k}"] <= metrics[f"hr@{wider}"], metrics
+    for k in KS:
+        assert 0.0 <= metrics[f"ndcg@{k}"] <= metrics[f"hr@{k}"] <= 1.0, metrics
+    if constrained:
+        assert metrics["hallucination_rate"] == 0.0, metrics
+    else:
+        assert 0.0 <= metrics["hallucination_rate"] <= 1.0, metrics
+
+
+@needs_dataset
+def test_evaluate_scores_every_checkpoint_and_reuses_its_scores(
+    tiny_dataset: Path, tmp_path: Path
+) -> None:
+    root = fresh_root(tiny_dataset, tmp_path / "root")
+
+    untrained = adagrpo(*evaluate_args(root), timeout=120)
+    assert untrained.returncode == 2, untrained.stderr[-3000:]
+    assert f"adagrpo train --ds {DS}" in untrained.stderr
+    assert not (root / EVALUATION).exists()
+
+    settings = ("train.epochs=2", "train.batch_size=32", "train.checkpoint_every=3")
+    succeeded(adagrpo(*train_args(root, *settings)))
+    steps = committed_steps(root)
+    assert len(steps) >= 2, steps
+
+    first = succeeded(adagrpo(*evaluate_args(root)))
+    assert "already evaluated" not in first.stderr
+    step_files = sorted((root / EVALUATION / "checkpoints").iterdir())
+    assert [path.name for path in step_files] == [f"step-{step:09d}.json" for step in steps]
+    results = [read_json(path) for path in step_files]
+    for step, result in zip(steps, results, strict=True):
+        state = read_json(root / RUN / "checkpoints" / f"step-{step:09d}" / "state.json")
+        assert result["step"] == step and result["model_sha256"] == state["model_sha256"]
+        assert result["settings"]["ks"] == list(KS) and result["settings"]["batch_size"] == 64
+        for split in ("valid", "test"):
+            assert set(result[split]) == {"unconstrained", "constrained"}
+            check_metrics(result[split]["unconstrained"], constrained=False)
+            check_metrics(result[split]["constrained"], constrained=True)
+
+    summary = read_json(root / EVALUATION / "summary.json")
+    best_score = max(r["valid"]["constrained"]["ndcg@10"] for r in results)
+    best = next(r for r in results if r["valid"]["constrained"]["ndcg@10"] == best_score)
+    assert summary["best"]["step"] == best["step"]  # the earliest of any ties
+    assert summary["best"]["valid"] == best["valid"] and summary["best"]["test"] == best["test"]
+    assert [c["step"] for c in summary["checkpoints"]] == steps
+    assert summary["users"] == {s: results[0][s]["constrained"]["users"] for s in ("valid", "test")}
+    assert json.loads(first.stdout)["step"] == best["step"]
+
+    report = (root / EVALUATION / "report.html").read_text()
+    assert report.count("<img") >= 2 and "data:image/png;base64," in report
+    assert f"step {best['step']}" in report
+    manifest = read_json(root / EVALUATION / "_MANIFEST.json")
+    assert manifest["producer"] == "evaluate" and manifest["ds"] == DS
+    assert manifest["method"] == "nll" and manifest["best_step"] == best["step"]
+
+    # A rerun reads the scores back: make the first checkpoint the best on validation.
+    tampered = {**results[0], "valid": {**results[0]["valid"]}}
+    tampered["valid"]["constrained"] = {**results[0]["valid"]["constrained"], "ndcg@10": 1.0}
+    step_files[0].write_text(json.dumps(tampered))
+    scores = {path.name: path.read_bytes() for path in step_files}
+    again = succeeded(adagrpo(*evaluate_args(root)))
+    assert again.stderr.count("already evaluated") == len(steps)
+    assert "beam search" not in again.stderr
+    assert {path.name: path.read_bytes() for path in step_files} == scores
+    assert read_json(root / EVALUATION / "summary.json")["best"]["step"] == steps[0]
+    assert read_json(root / EVALUATION / "_MANIFEST.json")["best_step"] == steps[0]
+
+    # Other settings: every checkpoint is scored again.
+    sampled = succeeded(adagrpo(*evaluate_args(root, "evaluate.max_users=50")))
+    assert "already evaluated" not in sampled.stderr
+    assert read_json(root / EVALUATION / "summary.json")["users"] == {"valid": 50, "test": 50}
+    assert read_json(step_files[0])["valid"]["constrained"]["ndcg@10"] < 1.0
+
+
+def test_evaluate_without_a_training_run_names_train(tmp_path: Path) -> None:
+    result = adagrpo(*evaluate_args(tmp_path / "empty"), timeout=120)
+
+    assert result.returncode == 2, result.stderr[-3000:]
+    assert f"adagrpo train --ds {DS} --method nll" in result.stderr
+    assert not (tmp_path / "empty" / EVALUATION).exists()
