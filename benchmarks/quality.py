@@ -48,7 +48,7 @@ def main(argv: list[str] | None = None) -> int:
     if not (args.reuse_dataset and partitions.is_published(storage, dataset)):
         seconds = build_training_set(root, args.data)
     flags = ("--ds", DS.isoformat(), "--config", str(args.config))
-    seconds["train"] = timed_stage(root, "train", *flags)
+    seconds["train_command"] = timed_stage(root, "train", *flags)
     seconds["evaluate"] = timed_stage(root, "evaluate", *flags)
 
     run = PolicyRun(storage, DS, "nll")
@@ -88,7 +88,10 @@ def _result(summary: dict[str, Any], run: dict[str, Any], seconds: dict[str, flo
             for c in summary["checkpoints"]
         ],
         "seconds": seconds,
-        "train": {k: run[k] for k in ("final_step", "parameters", "device", "workers")},
+        "train": {
+            k: run[k]
+            for k in ("final_step", "parameters", "device", "workers", "seconds_this_attempt")
+        },
         "hardware": _hardware(),
     }
 

@@ -69,5 +69,6 @@ def write_result(name: str, numbers: dict[str, Any], wall_s: float) -> Path:
     path.write_text(json.dumps(result, indent=2) + "\n")
     return path
 
+
 if __name__ == "__main__":
     raise SystemExit(main())

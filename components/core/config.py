@@ -145,7 +145,9 @@ class TrainConfig(Section):
 
 
 class EvaluateConfig(Section):
-    beam_width: int = Field(10, ge=1)
+    beam_width: int = Field(
+        20, ge=1, description="Beams searched; the top max(ks) of them are the recommendations"
+    )
     ks: tuple[PositiveInt, ...] = Field((1, 5, 10), min_length=1)
     batch_size: int = Field(256, ge=1, description="Users decoded together")
     max_users: int | None = Field(

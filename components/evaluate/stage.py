@@ -106,6 +106,9 @@ def _checkpoint_metrics(
             ranked, generated = rank_items(
                 policy, split, all_items, constraint, settings.beam_width, settings.batch_size
             )
+            # A wider beam finds better lists; what is recommended and judged is the top K.
+            top = max(settings.ks)
+            ranked, generated = ranked[:, :top], generated[:, :top]
             out[split.name][decoding] = {
                 **ranking_metrics(ranked, split.targets, settings.ks),
                 "hallucination_rate": hallucination_rate(ranked, generated),

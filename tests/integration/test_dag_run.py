@@ -50,6 +50,12 @@ def test_dag_runs_every_stage(tmp_path: Path) -> None:
     dataset = read_manifest(storage, f"datasets/dt={DS}")
     assert dataset["sid_version"] == 1
     assert dataset["examples"]["test"] > 0
+    policy = f"models/policy/dt={DS}/method=nll"
+    assert read_manifest(storage, policy)["final_step"] > 0
+    best = read_manifest(storage, f"{policy}/evaluation")["best_step"]
+    summary = storage.read_json(f"{policy}/evaluation/summary.json")
+    assert summary["best"]["step"] == best
+    assert summary["best"]["test"]["constrained"]["hallucination_rate"] == 0.0
 
 
 def test_bad_data_fails_the_run_and_is_never_blessed(tmp_path: Path) -> None:
