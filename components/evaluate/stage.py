@@ -30,7 +30,6 @@ log = logging.getLogger(__name__)
 
 SPLITS = ("valid", "test")
 DECODINGS = ("unconstrained", "constrained")
-SELECTION_METRIC = "ndcg@10"  # on validation, constrained: what production serves
 
 
 def evaluate(config: PipelineConfig, ds: date, method: str) -> dict[str, Any]:
@@ -51,6 +50,8 @@ def evaluate(config: PipelineConfig, ds: date, method: str) -> dict[str, Any]:
     splits = [
         eval_split(name, dataset.split(name), policy_config, settings.max_users) for name in SPLITS
     ]
+    # Checkpoints are chosen on validation NDCG at the longest list, constrained: what is served.
+    selection = f"ndcg@{max(settings.ks)}"
     target = f"{run.prefix}/evaluation"
     storage.delete(f"{target}/{partitions.MANIFEST}")
     results = []
@@ -72,12 +73,12 @@ def evaluate(config: PipelineConfig, ds: date, method: str) -> dict[str, Any]:
         storage.write_json(key, result)
         log.info(
             "checkpoint %d: valid %s %.4f, test %s %.4f (constrained), hallucination %.2f%%",
-            step, SELECTION_METRIC, metrics["valid"]["constrained"][SELECTION_METRIC],
-            SELECTION_METRIC, metrics["test"]["constrained"][SELECTION_METRIC],
+            step, selection, metrics["valid"]["constrained"][selection],
+            selection, metrics["test"]["constrained"][selection],
             100 * metrics["test"]["unconstrained"]["hallucination_rate"],
         )  # fmt: skip
         results.append(result)
-    summary = _summary(ds, method, results, splits, len(dataset.catalog))
+    summary = _summary(ds, method, results, splits, len(dataset.catalog), selection)
     metrics_log = storage.read_bytes(f"{run.prefix}/metrics.jsonl").decode()
     storage.write_json(f"{target}/summary.json", summary)
     storage.write_bytes(
@@ -118,13 +119,18 @@ def _checkpoint_metrics(
 
 
 def _summary(
-    ds: date, method: str, results: list[dict[str, Any]], splits: list[EvalSplit], items: int
+    ds: date,
+    method: str,
+    results: list[dict[str, Any]],
+    splits: list[EvalSplit],
+    items: int,
+    selection: str,
 ) -> dict[str, Any]:
-    best = max(results, key=lambda r: (r["valid"]["constrained"][SELECTION_METRIC], -r["step"]))
+    best = max(results, key=lambda r: (r["valid"]["constrained"][selection], -r["step"]))
     return {
         "ds": ds.isoformat(),
         "method": method,
-        "selected_on": f"valid constrained {SELECTION_METRIC}",
+        "selected_on": f"valid constrained {selection}",
         "best": {k: best[k] for k in ("step", "epoch", "model_sha256", "valid", "test")},
         "users": {split.name: len(split) for split in splits},
         "catalog_items": items,
