@@ -13,36 +13,35 @@ STYLE = "td.best { background: #e3f2fd; font-weight: 600; }"
 
 
 def render_report(summary: dict[str, Any], results: list[dict[str, Any]], metrics_log: str) -> str:
-    best = summary["best"]
+    best, metric = summary["best"], summary["selection_metric"]  # e.g. ndcg@10
+    k = metric.split("@")[1]
     facts = {
         "logical date": summary["ds"],
         "method": summary["method"],
         "best checkpoint": f"step {best['step']} (epoch {best['epoch']}), {summary['selected_on']}",
-        "test, constrained": _headline(best["test"]["constrained"]),
-        "test, unconstrained": _headline(best["test"]["unconstrained"]),
+        "test, constrained": _headline(best["test"]["constrained"], k),
+        "test, unconstrained": _headline(best["test"]["unconstrained"], k),
         "users": ", ".join(f"{k} {v:,}" for k, v in summary["users"].items()),
         "catalog items": f"{summary['catalog_items']:,} (full ranking: beams over every SID)",
     }
     training = [json.loads(line) for line in metrics_log.splitlines() if line.strip()]
     body = [
         "<h2>Learning curves</h2>",
-        png_image(_curves_png(results, training), "training loss and NDCG@10 by step"),
+        png_image(_curves_png(results, training, metric), f"training loss and {metric} by step"),
         "<h2>Retrieval-validity frontier (unconstrained beam search)</h2>",
-        "<p>Each point is a checkpoint: NDCG@10 on test against the share of generated SIDs "
+        f"<p>Each point is a checkpoint: {metric} on test against the share of recommended SIDs "
         "that match no item. Constrained decoding has no hallucination by construction.</p>",
-        png_image(_frontier_png(results), "NDCG@10 against hallucination rate per checkpoint"),
+        png_image(_frontier_png(results, metric), f"{metric} against hallucination rate"),
         "<h2>Checkpoints</h2>",
         _table(results, best["step"]),
     ]
     return page(f"Policy evaluation, {summary['method']}", facts, body, style=STYLE)
 
 
-def _headline(metrics: dict[str, float]) -> str:
+def _headline(metrics: dict[str, float], k: str) -> str:
     return (
-        f"HR@10 {metrics['hr@10']:.4f}, NDCG@10 {metrics['ndcg@10']:.4f}, "
+        f"HR@{k} {metrics[f'hr@{k}']:.4f}, NDCG@{k} {metrics[f'ndcg@{k}']:.4f}, "
         f"hallucination {100 * metrics['hallucination_rate']:.2f}%"
-        if "hr@10" in metrics and "ndcg@10" in metrics
-        else ", ".join(f"{k} {v:.4f}" for k, v in metrics.items())
     )
 
 
@@ -67,7 +66,9 @@ def _table(results: list[dict[str, Any]], best_step: int) -> str:
     return "<table>" + header + "".join(rows) + "</table>"
 
 
-def _curves_png(results: list[dict[str, Any]], training: list[dict[str, Any]]) -> bytes:
+def _curves_png(
+    results: list[dict[str, Any]], training: list[dict[str, Any]], metric: str
+) -> bytes:
     from matplotlib.figure import Figure  # the Agg canvas, without pyplot's global state
 
     figure = Figure(figsize=(9, 3.6), layout="constrained")
@@ -78,28 +79,28 @@ def _curves_png(results: list[dict[str, Any]], training: list[dict[str, Any]]) -
     steps = [r["step"] for r in results]
     for split, color in (("valid", "#2e7d32"), ("test", "#c62828")):
         for decoding, style in (("constrained", "-"), ("unconstrained", ":")):
-            values = [r[split][decoding].get("ndcg@10", 0.0) for r in results]
+            values = [r[split][decoding][metric] for r in results]
             metric_axes.plot(steps, values, style, marker="o", color=color,
                              label=f"{split}, {decoding}")  # fmt: skip
     metric_axes.set_xlabel("step")
-    metric_axes.set_ylabel("NDCG@10")
+    metric_axes.set_ylabel(metric)
     metric_axes.legend(fontsize=8)
     return _png(figure)
 
 
-def _frontier_png(results: list[dict[str, Any]]) -> bytes:
+def _frontier_png(results: list[dict[str, Any]], metric: str) -> bytes:
     from matplotlib.figure import Figure
 
     figure = Figure(figsize=(4.8, 3.8), layout="constrained")
     axes = figure.subplots()
     points = [(r["test"]["unconstrained"], r["step"]) for r in results]
     x = [100 * m["hallucination_rate"] for m, _ in points]
-    y = [m.get("ndcg@10", 0.0) for m, _ in points]
+    y = [m[metric] for m, _ in points]
     axes.plot(x, y, marker="o", color="#6a1b9a")
     for (_, step), xi, yi in zip(points, x, y, strict=True):
         axes.annotate(str(step), (xi, yi), fontsize=7, xytext=(3, 3), textcoords="offset points")
     axes.set_xlabel("hallucination rate (%)")
-    axes.set_ylabel("NDCG@10 (test)")
+    axes.set_ylabel(f"{metric} (test)")
     return _png(figure)
 
 

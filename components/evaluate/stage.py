@@ -131,6 +131,7 @@ def _summary(
         "ds": ds.isoformat(),
         "method": method,
         "selected_on": f"valid constrained {selection}",
+        "selection_metric": selection,
         "best": {k: best[k] for k in ("step", "epoch", "model_sha256", "valid", "test")},
         "users": {split.name: len(split) for split in splits},
         "catalog_items": items,
