@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import typing
 from datetime import date
 
 
@@ -22,3 +23,11 @@ def positive_int(value: str) -> int:
     if number < 1:
         raise argparse.ArgumentTypeError(f"{value!r} is not a positive integer")
     return number
+
+
+def add_method_option(parser: argparse.ArgumentParser, help: str) -> None:
+    """``--method``, one of the training methods the configuration knows."""
+    from components.core.config import TrainConfig
+
+    methods = typing.get_args(TrainConfig.model_fields["method"].annotation)
+    parser.add_argument("--method", choices=methods, help=help)

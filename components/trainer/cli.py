@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import argparse
 import json
-import typing
 
-from components.core.cli_args import logical_date
-from components.core.config import PipelineConfig, TrainConfig
+from components.core.cli_args import add_method_option, logical_date
+from components.core.config import PipelineConfig
 
 
 def register(subparsers: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
@@ -20,8 +19,7 @@ def register(subparsers: argparse._SubParsersAction, common: argparse.ArgumentPa
         "Under torchrun every process trains a share of each batch (DDP).",
     )
     parser.add_argument("--ds", required=True, type=logical_date, help="logical date YYYY-MM-DD")
-    methods = typing.get_args(TrainConfig.model_fields["method"].annotation)
-    parser.add_argument("--method", choices=methods, help="training method (default: config)")
+    add_method_option(parser, help="training method (default: config)")
     parser.add_argument("--device", help="auto, cpu, cuda, ... (default: config)")
     parser.add_argument("--restart", action="store_true", help="discard checkpoints, start over")
     parser.set_defaults(handler=run)
