@@ -128,7 +128,7 @@ class PolicyRun:
             "step": state.step,
             "epoch": state.epoch,
             "batch": state.batch,
-            "policy": _policy_config_json(policy.config),
+            "policy": policy_config_json(policy.config),
             "model_sha256": sha256,
             "optimizer_param_groups": optimizer_state["param_groups"],
             "scheduler": scheduler.state_dict(),
@@ -217,7 +217,7 @@ def _weights(policy: Policy) -> bytes:
     )
 
 
-def _policy_config_json(config: PolicyConfig) -> dict[str, Any]:
+def policy_config_json(config: PolicyConfig) -> dict[str, Any]:
     return {**asdict(config), "vocab_sizes": list(config.vocab_sizes)}
 
 

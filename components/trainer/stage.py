@@ -18,7 +18,7 @@ from components.core.config import PipelineConfig
 from components.core.storage import open_storage
 from components.datasets.reader import SidDataset, open_dataset
 from components.policy.model import Policy, PolicyConfig
-from components.trainer.checkpoints import PolicyRun
+from components.trainer.checkpoints import PolicyRun, policy_config_json
 from components.trainer.distributed import Workers
 from components.trainer.loop import train_policy
 from components.trainer.sequences import fold_examples
@@ -83,7 +83,7 @@ def train(config: PipelineConfig, ds: date, restart: bool = False) -> dict[str, 
 def _spec(config: PipelineConfig, dataset: SidDataset, policy: PolicyConfig) -> dict[str, Any]:
     settings = config.train.model_dump(mode="json", exclude=set(RUNTIME_SETTINGS))
     return {
-        "policy": {**vars(policy), "vocab_sizes": list(policy.vocab_sizes)},
+        "policy": policy_config_json(policy),
         "train": settings,
         "dataset": {
             "ds": dataset.ds.isoformat(),
