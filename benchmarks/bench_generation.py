@@ -2,13 +2,14 @@
 ``generate`` on a GPT-2 of the same size. Goals: at least 3x for sampling, 2x for beam search.
 
 The comparison is like for like: both models have random weights and the same layers, heads and
-width, the same token vocabulary (every position's codes plus BOS and PAD; GPT-2 ties its output
-head to the embeddings as we do), and they decode the same batch of full-length histories (20
-items, 80 tokens, then BOS) with a KV cache, 4 new tokens each. Both run in one process, on the
-same threads, under ``torch.inference_mode``, after one warm-up each, reporting the median of a
-few repetitions. Differences that remain are the point of our design: we encode the history once
-per user and share it across samples or beams, and score each step against that position's 256
-codes only, where GPT-2 copies the prompt cache per sequence and scores the whole vocabulary.
+width, the same token vocabulary (every position's codes plus BOS and PAD) and an output head of
+their own (GPT-2's untied from its embeddings, as ours is), and they decode the same batch of
+full-length histories (20 items, 80 tokens, then BOS) with a KV cache, 4 new tokens each. Both
+run in one process, on the same threads, under ``torch.inference_mode``, after one warm-up each,
+reporting the median of a few repetitions. Differences that remain are the point of our design:
+we encode the history once per user and share it across samples or beams, and score each step
+against that position's 256 codes only, where GPT-2 copies the prompt cache per sequence and
+scores the whole vocabulary.
 """
 
 from __future__ import annotations
@@ -51,6 +52,7 @@ def run(workdir: Path) -> dict[str, Any]:
             bos_token_id=ours.bos_id,
             eos_token_id=None,  # no end token: every sequence runs the full 4 tokens
             pad_token_id=ours.pad_id,
+            tie_word_embeddings=False,
         )
     ).eval()
     history = torch.randint(0, 256, (BATCH, CONFIG.max_history_tokens))
@@ -119,7 +121,7 @@ def _median_seconds(fn: Callable[[], Any]) -> tuple[float, Any]:
 
 
 def _params(model: torch.nn.Module) -> int:
-    return sum(p.numel() for p in model.parameters())  # tied weights are counted once
+    return sum(p.numel() for p in model.parameters())
 
 
 if __name__ == "__main__":

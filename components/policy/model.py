@@ -11,8 +11,10 @@ beam or rollout shares by expanding the cache, and each generated token then cos
 so beam search and GRPO rollouts are cheap; one stack of blocks is also simpler to read and train.
 
 Token ids: one embedding table holds every token position's vocabulary side by side; code ``c`` at
-position ``p`` of an item uses id ``offset_p + c``, then come BOS and PAD. The output head is tied
-to that table and step ``p`` scores only position ``p``'s slice of it.
+position ``p`` of an item uses id ``offset_p + c``, then come BOS and PAD. The output head has one
+row per code in the same layout and step ``p`` scores only position ``p``'s slice of it. It is not
+tied to the input table: the state that predicts a code is a different thing from the code as
+context (tying cost 7% HR@10 on Amazon Beauty validation at the same steps).
 """
 
 from __future__ import annotations
@@ -27,6 +29,8 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 PAD = -1  # history code of a padding slot (histories are left-padded to whole items)
+# Bumped whenever saved weights of an older version no longer load: 2 = untied output head.
+FORMAT = 2
 
 
 @dataclass(frozen=True)
@@ -190,6 +194,7 @@ class Policy(nn.Module):
         self.drop = nn.Dropout(config.dropout)
         self.blocks = nn.ModuleList(Block(config) for _ in range(config.n_layer))
         self.ln_f = nn.LayerNorm(config.d_model)
+        self.head = nn.Linear(config.d_model, self.n_codes, bias=False)
         self.apply(self._init_weights)
         # GPT-2: scale the residual projections by depth so the residual stream stays small.
         for name, p in self.named_parameters():
@@ -200,7 +205,8 @@ class Policy(nn.Module):
     def _init_weights(module: nn.Module) -> None:
         if isinstance(module, nn.Linear):
             nn.init.normal_(module.weight, std=0.02)
-            nn.init.zeros_(module.bias)
+            if module.bias is not None:
+                nn.init.zeros_(module.bias)
         elif isinstance(module, nn.Embedding):
             nn.init.normal_(module.weight, std=0.02)
 
@@ -286,14 +292,14 @@ class Policy(nn.Module):
 
     def _logits(self, h: Tensor, first_step: int) -> Tensor:
         """Hidden state ``i`` of ``h`` (N, t, d) predicts item position ``(first_step + i) % L``,
-        scored against that position's vocabulary only (tied to the token embeddings) and padded
-        with ``-inf`` to the largest vocabulary."""
+        scored against that position's rows of the head only and padded with ``-inf`` to the
+        largest vocabulary."""
         v_max, length = max(self.config.vocab_sizes), self.config.tokens_per_item
         out = h.new_full((*h.shape[:2], v_max), float("-inf"), dtype=torch.float32)
         for i in range(min(length, h.shape[1])):  # one matmul per item position
             p = (first_step + i) % length
             offset, size = self.code_offsets[p], self.config.vocab_sizes[p]
-            weight = self.tok_emb.weight[offset : offset + size]
+            weight = self.head.weight[offset : offset + size]
             out[:, i::length, :size] = (h[:, i::length] @ weight.T).float()
         return out
 

@@ -31,6 +31,7 @@ from safetensors.torch import save as save_tensors
 from components.core import partitions
 from components.core.layout import partition
 from components.core.storage import Storage
+from components.policy.model import FORMAT as POLICY_FORMAT
 from components.policy.model import Policy, PolicyConfig
 from components.ranker.artifacts import ArtifactIntegrityError
 
@@ -218,8 +219,16 @@ def _weights(policy: Policy) -> bytes:
 
 
 def policy_config_json(config: PolicyConfig) -> dict[str, Any]:
-    return {**asdict(config), "vocab_sizes": list(config.vocab_sizes)}
+    """The config as saved, with the model format: a run of another format retrains."""
+    return {**asdict(config), "vocab_sizes": list(config.vocab_sizes), "format": POLICY_FORMAT}
 
 
 def policy_config_from_json(document: dict[str, Any]) -> PolicyConfig:
-    return PolicyConfig(**{**document, "vocab_sizes": tuple(document["vocab_sizes"])})
+    fields = dict(document)
+    saved = fields.pop("format", 1)
+    if saved != POLICY_FORMAT:
+        raise ValueError(
+            f"the policy was saved in model format {saved} and this version reads format "
+            f"{POLICY_FORMAT}: train it again (`adagrpo train --restart`)"
+        )
+    return PolicyConfig(**{**fields, "vocab_sizes": tuple(fields["vocab_sizes"])})

@@ -19,6 +19,7 @@ import pytest
 from safetensors.torch import load_file
 
 from components.core.storage import LocalStorage
+from components.policy.model import FORMAT as POLICY_FORMAT
 from components.trainer.checkpoints import MODEL_FILE, TRAINER_FILE, PolicyRun
 
 DS = "2026-11-03"
@@ -199,6 +200,12 @@ def test_rerun_does_nothing_and_a_changed_setting_starts_over(
     assert spec["train"]["learning_rate"] == 0.001
     assert (root / RUN / "_MANIFEST.json").read_bytes() != committed
     assert manifest(root)["final_step"] == committed_steps(root)[-1]
+
+    # A run saved by an older model format (weights this version cannot load) is retrained.
+    spec["policy"]["format"] = 1
+    (root / RUN / "spec.json").write_text(json.dumps(spec))
+    upgraded = succeeded(adagrpo(*train_args(root, *settings, "train.learning_rate=0.001")))
+    assert f"policy.format: 1 -> {POLICY_FORMAT}" in upgraded.stderr
 
 
 def test_train_without_a_dataset_names_build_dataset(tmp_path: Path) -> None:

@@ -4,6 +4,7 @@ and an exact resume."""
 from __future__ import annotations
 
 import itertools
+import json
 import logging
 import math
 import shutil
@@ -18,10 +19,11 @@ import torch
 from components.core import partitions
 from components.core.config import TrainConfig
 from components.core.storage import LocalStorage
+from components.policy.model import FORMAT as POLICY_FORMAT
 from components.policy.model import PAD, Policy, PolicyConfig
 from components.ranker.artifacts import ArtifactIntegrityError
 from components.trainer import loop
-from components.trainer.checkpoints import MODEL_FILE, PolicyRun, TrainingState
+from components.trainer.checkpoints import MODEL_FILE, STATE_FILE, PolicyRun, TrainingState
 from components.trainer.distributed import Workers
 from components.trainer.loop import adamw, train_policy
 from components.trainer.objective import NextItemNLL
@@ -267,6 +269,17 @@ def test_tampered_weights_are_refused(tmp_path: Path) -> None:
     with pytest.raises(ArtifactIntegrityError):
         run.load(2, Policy(POLICY))
     run.load_policy(1)  # the other checkpoint is untouched
+
+
+def test_a_checkpoint_of_an_older_model_format_asks_for_retraining(tmp_path: Path) -> None:
+    run, _, _ = saved_run(tmp_path)
+    state = tmp_path / run.checkpoint_key(2) / STATE_FILE
+    document = json.loads(state.read_text())
+    document["policy"]["format"] = POLICY_FORMAT - 1
+    state.write_text(json.dumps(document))
+
+    with pytest.raises(ValueError, match=r"format 1 .*`adagrpo train --restart`"):
+        run.load_policy(2)
 
 
 def test_uncommitted_checkpoint_is_not_listed(tmp_path: Path) -> None:
