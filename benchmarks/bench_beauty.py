@@ -45,20 +45,22 @@ def run(workdir: Path, beauty: Path = BEAUTY) -> dict[str, Any]:
     }
 
 
-def build_training_set(root: Path, beauty: Path) -> dict[str, float]:
-    """Replay Beauty into a fresh ``root`` and run it up to the training set of ``DS``; the
-    seconds per stage."""
+def build_training_set(root: Path, beauty: Path, config: Path | None = None) -> dict[str, float]:
+    """Replay Beauty into a fresh ``root`` and run it up to the training set of ``DS`` (under
+    ``config`` when given); the seconds per stage."""
     if not (beauty / "Beauty.txt").is_file():
         raise FileNotFoundError(f"no Beauty.txt under {beauty} (see ../shared/data/README.md)")
     shutil.rmtree(root, ignore_errors=True)
-    window = ["--ds", DS.isoformat(), "--lookback-days", str(REPLAY_DAYS)]
+    overlay = ("--config", str(config)) if config else ()
+    window = ["--ds", DS.isoformat(), "--lookback-days", str(REPLAY_DAYS), *overlay]
     return {
         "replay": timed_stage(root, "replay", "--sequences", str(beauty / "Beauty.txt"),
-                         "--items", str(beauty / "item_titles.tsv"), "--days", str(REPLAY_DAYS)),
+                         "--items", str(beauty / "item_titles.tsv"), "--days", str(REPLAY_DAYS),
+                         *overlay),
         "extract": timed_stage(root, "extract", *window),
         "validate": timed_stage(root, "validate", *window),
-        "semantic_ids": timed_stage(root, "semantic-ids", "--ds", DS.isoformat()),
-        "build_dataset": timed_stage(root, "build-dataset", "--ds", DS.isoformat()),
+        "semantic_ids": timed_stage(root, "semantic-ids", "--ds", DS.isoformat(), *overlay),
+        "build_dataset": timed_stage(root, "build-dataset", "--ds", DS.isoformat(), *overlay),
     }  # fmt: skip
 
 

@@ -46,7 +46,7 @@ def main(argv: list[str] | None = None) -> int:
     seconds: dict[str, float] = {}
     dataset = layout.partition(layout.DATASETS, DS)
     if not (args.reuse_dataset and partitions.is_published(storage, dataset)):
-        seconds = build_training_set(root, args.data)
+        seconds = build_training_set(root, args.data, args.config)
     flags = ("--ds", DS.isoformat(), "--config", str(args.config))
     seconds["train_command"] = timed_stage(root, "train", *flags)
     seconds["evaluate"] = timed_stage(root, "evaluate", *flags)
