@@ -82,7 +82,13 @@ class SemanticIdConfig(Section):
     quantizer: Literal["rq-kmeans", "rq-vae"] = "rq-kmeans"
     levels: int = Field(3, ge=1, le=8)
     codebook_size: int = Field(256, ge=2)
-    whiten_dim: int | None = Field(32, ge=2, description="PCA whitening before quantization")
+    whiten_dim: int | None = Field(
+        None,
+        ge=2,
+        description="PCA-whiten to this many dimensions before quantization (fewer collisions); "
+        "None quantizes the vectors as they are: whitening Amazon Beauty's title vectors to 32 "
+        "cost 11% HR@10, and made no difference on the simulated shop",
+    )
     collaborative_days: int = Field(
         30, ge=1, le=365, description="With source=collaborative: days of validated logs read"
     )
