@@ -1,8 +1,9 @@
 """A codebook: everything that turns an item vector into its codes, stored as safetensors.
 
 It chains the vector space's fitted state (the collaborative SVD basis; nothing for text), PCA
-whitening and a residual quantizer. Tensor names carry their part as a prefix
-(``basis.``, ``whitening.``, ``rq-kmeans.`` or ``rq-vae.``), so the file describes itself.
+whitening (centring only unless ``whiten_dim`` is set) and a residual quantizer. Tensor names
+carry their part as a prefix (``basis.``, ``whitening.``, ``rq-kmeans.`` or ``rq-vae.``), so the
+file describes itself.
 """
 
 from __future__ import annotations
