@@ -19,10 +19,12 @@ from typing import Any
 
 import torch
 
+from benchmarks.baselines import item_transitions
 from benchmarks.bench_beauty import BEAUTY, DS, build_training_set, timed_stage
 from benchmarks.run import RESULTS, write_result
 from components.core import layout, partitions
 from components.core.storage import LocalStorage
+from components.datasets.reader import open_dataset
 from components.trainer.checkpoints import PolicyRun
 
 CONFIG = Path(__file__).resolve().parents[1] / "configs" / "beauty-quality.yaml"
@@ -55,6 +57,7 @@ def main(argv: list[str] | None = None) -> int:
     summary = storage.read_json(f"{run.prefix}/evaluation/summary.json")
     shutil.copyfile(root / run.prefix / "evaluation" / "report.html", RESULTS / "quality.html")
     result = _result(summary, run.manifest(), seconds)
+    result["item_transitions_baseline"] = _transitions_baseline(storage)
     path = write_result("quality", result, time.perf_counter() - started)
     best = result["best_test"]["constrained"]
     print(f"test, constrained: HR@10 {best['hr@10']:.4f}, NDCG@10 {best['ndcg@10']:.4f} "
@@ -94,6 +97,13 @@ def _result(summary: dict[str, Any], run: dict[str, Any], seconds: dict[str, flo
         },
         "hardware": _hardware(),
     }
+
+
+def _transitions_baseline(storage: LocalStorage) -> dict[str, dict[str, float]]:
+    """The non-neural reference point (benchmarks/baselines.py) on validation and test."""
+    dataset = open_dataset(storage, DS)
+    train = dataset.split("train")
+    return {name: item_transitions(train, dataset.split(name)) for name in ("valid", "test")}
 
 
 def _hardware() -> dict[str, Any]:
