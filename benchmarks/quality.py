@@ -4,7 +4,8 @@ Beauty goes through the pipeline (replay -> extract -> validate -> semantic IDs 
 -> leave-one-out training set with the last 20 items of history), then ``adagrpo train`` and
 ``adagrpo evaluate``, every stage under ``configs/beauty-quality.yaml``: full ranking by beam
 search over every SID. The checkpoint is chosen on validation only; its test metrics are set
-against TIGER's published ones (Recall@10 equals HR@10 with one held-out item per user).
+against TIGER's published ones (Recall@10 equals HR@10 with one held-out item per user), and next
+to a non-neural item-transition reference on the same splits (``benchmarks/baselines.py``).
 """
 
 from __future__ import annotations
