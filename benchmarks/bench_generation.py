@@ -4,7 +4,8 @@
 The comparison is like for like: both models have random weights and the same layers, heads and
 width, the same token vocabulary (every position's codes plus BOS and PAD) and an output head of
 their own (GPT-2's untied from its embeddings, as ours is), and they decode the same batch of
-full-length histories (20 items, 80 tokens, then BOS) with a KV cache, 4 new tokens each. Both
+full-length histories (20 items, 80 tokens, then BOS) with a KV cache, 4 new tokens each (ours
+also adds its SID-prefix embedding to each token, as the pipeline's default model does). Both
 run in one process, on the same threads, under ``torch.inference_mode``, after one warm-up each,
 reporting the median of a few repetitions. Differences that remain are the point of our design:
 we encode the history once per user and share it across samples or beams, and score each step
@@ -26,10 +27,16 @@ from typing import Any
 import torch
 from transformers import GPT2Config, GPT2LMHeadModel
 
+from components.core.config import PolicyModelConfig
 from components.policy.generation import beam_search, sample
 from components.policy.model import Policy, PolicyConfig
 
-CONFIG = PolicyConfig(vocab_sizes=(256, 256, 256, 256), max_history_items=20)
+# The pipeline's default model, SID-prefix table included (a lookup per token: rows, not compute).
+CONFIG = PolicyConfig(
+    vocab_sizes=(256, 256, 256, 256),
+    max_history_items=20,
+    prefix_buckets=PolicyModelConfig().prefix_buckets,
+)
 BATCH = 256
 SAMPLES = 8  # G rollouts per user
 BEAM_WIDTH = 10
@@ -86,7 +93,11 @@ def run(workdir: Path) -> dict[str, Any]:
         "batch": BATCH,
         "history_tokens": CONFIG.max_history_tokens,
         "threads": torch.get_num_threads(),
-        "params": {"ours": _params(ours), "hf_gpt2": _params(hf)},
+        "params": {
+            "ours": _params(ours),
+            "ours_prefix_table": _params(ours.prefix_emb) if ours.prefix_emb else 0,
+            "hf_gpt2": _params(hf),
+        },
         "hf_attention": hf.config._attn_implementation,
     }
     for name, (ours_fn, hf_fn, per_user) in cases.items():

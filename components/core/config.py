@@ -133,6 +133,27 @@ class PolicyModelConfig(Section):
     n_head: int = Field(4, ge=1)
     d_model: int = Field(128, ge=8)
     dropout: float = Field(0.1, ge=0, lt=1)
+    prefix_buckets: int = Field(
+        65_536,
+        ge=0,
+        description="Rows of the hashed SID-prefix embedding table, 0 for none; a few times the "
+        "catalog's items x tokens per item keeps hash collisions rare",
+    )
+
+    prefix_dropout: float = Field(
+        0.5,
+        ge=0,
+        lt=1,
+        description="Share of tokens trained without their prefix embedding: without it the "
+        "table memorises the training sequences",
+    )
+
+    @field_validator("prefix_buckets")
+    @classmethod
+    def _room_beyond_the_empty_bucket(cls, buckets: int) -> int:
+        if buckets == 1:
+            raise ValueError("prefix_buckets must be 0 (no table) or at least 2")
+        return buckets
 
 
 class TrainConfig(Section):

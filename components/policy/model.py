@@ -15,6 +15,16 @@ position ``p`` of an item uses id ``offset_p + c``, then come BOS and PAD. The o
 row per code in the same layout and step ``p`` scores only position ``p``'s slice of it. It is not
 tied to the input table: the state that predicts a code is a different thing from the code as
 context (tying cost 7% HR@10 on Amazon Beauty validation at the same steps).
+
+SID-prefix embeddings: a code means something only under the codes before it (code 17 of level 2
+is a different cluster under each level-1 code), and the last token's prefix is the whole SID,
+that is the item itself. So every item token also adds an embedding of its prefix, hashed into
+``prefix_buckets`` rows: the model sees which cluster and which item a token stands for without
+having to compose it from per-level codes. Alone, the table lets the model memorise its training
+sequences (on Amazon Beauty, validation peaked at epoch 10 and fell after); dropping it for half
+of the tokens in training (``prefix_dropout``) makes it generalise: +20% HR@10 and +30% NDCG@10
+on Beauty validation after 30 epochs. Hashing keeps the model free of any catalog: a new item's
+prefixes land in some bucket, and the code embeddings carry what its prefixes never saw.
 """
 
 from __future__ import annotations
@@ -29,8 +39,9 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 PAD = -1  # history code of a padding slot (histories are left-padded to whole items)
-# Bumped whenever saved weights of an older version no longer load: 2 = untied output head.
-FORMAT = 2
+# Bumped whenever saved weights of an older version no longer load: 2 = untied output head,
+# 3 = SID-prefix embeddings.
+FORMAT = 3
 
 
 @dataclass(frozen=True)
@@ -41,6 +52,8 @@ class PolicyConfig:
     n_head: int = 4
     d_model: int = 128
     dropout: float = 0.0
+    prefix_buckets: int = 0  # rows of the hashed SID-prefix embedding table; 0 = no table
+    prefix_dropout: float = 0.0  # share of tokens trained without their prefix embedding
 
     @property
     def tokens_per_item(self) -> int:
@@ -77,6 +90,23 @@ def pad_histories(
     return torch.from_numpy(padded)
 
 
+PREFIX_MODULUS = 2_147_483_647  # a Mersenne prime: keys stay below 2**31, products below 2**63
+PREFIX_BASE, PREFIX_MIX = 1_000_003, 1_000_000_007
+
+
+def prefix_keys(codes: Tensor, carry: Tensor | None = None) -> Tensor:
+    """A key for each token's SID prefix (its item's codes up to and including it): a rolling
+    hash, 1 .. 2**31 - 1, equal prefixes equal keys. ``codes`` (..., k) are consecutive tokens of
+    one item, following tokens whose key is ``carry`` (...,) or starting the item when None.
+    PAD gets key 0 (no prefix)."""
+    key = codes.new_zeros(codes.shape[:-1]) if carry is None else carry
+    keys = []
+    for j in range(codes.shape[-1]):
+        key = (key * PREFIX_BASE + codes[..., j]) % PREFIX_MODULUS + 1
+        keys.append(key)
+    return torch.stack(keys, -1).masked_fill(codes == PAD, 0)
+
+
 @dataclass
 class KVCache:
     """Keys and values of the tokens seen so far. The history's (with BOS) are stored once per
@@ -89,6 +119,7 @@ class KVCache:
     item_keys: list[Tensor]  # per layer (N * group, n_head, step, head_dim)
     item_values: list[Tensor]
     item_start: Tensor  # (N,) position of each user's first item token (after BOS and history)
+    item_prefix: Tensor  # (N * group,) key of each row's item tokens so far (see prefix_keys)
     group: int  # rows per user; row r belongs to user r // group
     step: int  # item tokens fed after the history; the next logits are for item position ``step``
 
@@ -104,6 +135,7 @@ class KVCache:
             self,
             item_keys=[k[rows] for k in self.item_keys],
             item_values=[v[rows] for v in self.item_values],
+            item_prefix=self.item_prefix[rows],
             group=group,
         )
 
@@ -191,6 +223,11 @@ class Policy(nn.Module):
         self.bos_id, self.pad_id = self.n_codes, self.n_codes + 1
         self.tok_emb = nn.Embedding(self.n_codes + 2, config.d_model)
         self.pos_emb = nn.Embedding(config.block_size, config.d_model)
+        self.prefix_emb = (  # bucket 0: no prefix (BOS, padding)
+            nn.Embedding(config.prefix_buckets, config.d_model, padding_idx=0)
+            if config.prefix_buckets
+            else None
+        )
         self.drop = nn.Dropout(config.dropout)
         self.blocks = nn.ModuleList(Block(config) for _ in range(config.n_layer))
         self.ln_f = nn.LayerNorm(config.d_model)
@@ -221,7 +258,8 @@ class Policy(nn.Module):
         ids, valid = self._with_bos(history)
         ids = torch.cat([ids, self._item_ids(items, first_step=0)], 1)
         valid = torch.cat([valid, torch.ones_like(items, dtype=torch.bool)], 1)
-        h, _ = self._run(ids, self._positions(valid), self._mask(valid))
+        prefixes = torch.cat([self._history_prefixes(history), prefix_keys(items)], 1)
+        h, _ = self._run(ids, self._positions(valid), self._mask(valid), prefixes)
         return self._logits(h[:, -(items.shape[1] + 1) :], first_step=0)
 
     def forward_sequences(self, codes: Tensor) -> Tensor:
@@ -240,17 +278,24 @@ class Policy(nn.Module):
         ids = torch.where(valid[:, 1:], self.offsets[position] + codes[:, :-1], self.pad_id)
         # Right padding: positions are the column index and the causal mask alone hides padding
         # from every real token.
-        h, _ = self._run(torch.cat([bos, ids], 1), torch.arange(t, device=codes.device), None)
+        fed = prefix_keys(codes.view(n, t // length, length)).flatten(1)[:, :-1]
+        prefixes = torch.cat([bos.new_zeros((n, 1)), fed], 1)
+        positions = torch.arange(t, device=codes.device)
+        h, _ = self._run(torch.cat([bos, ids], 1), positions, None, prefixes)
         return self._logits(h, first_step=0)
 
     def prefill(self, history: Tensor) -> tuple[Tensor, KVCache]:
         """Encode BOS and the history once: the logits of item position 0 (N, V_max), the cache."""
         self._check_history(history)
         ids, valid = self._with_bos(history)
-        h, kvs = self._run(ids, self._positions(valid), self._mask(valid))
+        prefixes = self._history_prefixes(history)
+        h, kvs = self._run(ids, self._positions(valid), self._mask(valid), prefixes)
         empty = [key[:, :, :0] for key, _ in kvs]
         keys, values = [key for key, _ in kvs], [value for _, value in kvs]
-        cache = KVCache(keys, values, valid, empty, empty, valid.sum(1), group=1, step=0)
+        cache = KVCache(
+            keys, values, valid, empty, empty, item_start=valid.sum(1),
+            item_prefix=history.new_zeros(len(history)), group=1, step=0,
+        )  # fmt: skip
         return self._logits(h[:, -1:], first_step=0)[:, 0], cache
 
     def extend(self, codes: Tensor, cache: KVCache) -> tuple[Tensor, KVCache]:
@@ -260,9 +305,14 @@ class Policy(nn.Module):
         assert cache.step + k < self.config.tokens_per_item, "the last item token is never fed"
         start = cache.item_start.repeat_interleave(cache.group) + cache.step
         positions = start[:, None] + torch.arange(k, device=codes.device)
-        h, kvs = self._run(self._item_ids(codes, first_step=cache.step), positions, None, cache)
+        prefixes = prefix_keys(codes, cache.item_prefix)
+        ids = self._item_ids(codes, first_step=cache.step)
+        h, kvs = self._run(ids, positions, None, prefixes, cache)
         keys, values = [key for key, _ in kvs], [value for _, value in kvs]
-        grown = replace(cache, item_keys=keys, item_values=values, step=cache.step + k)
+        grown = replace(
+            cache, item_keys=keys, item_values=values, item_prefix=prefixes[:, -1],
+            step=cache.step + k,
+        )  # fmt: skip
         return self._logits(h, first_step=cache.step + 1), grown
 
     @staticmethod
@@ -279,11 +329,28 @@ class Policy(nn.Module):
         return (valid.long().cumsum(1) - 1).clamp(min=0)
 
     def _run(
-        self, ids: Tensor, positions: Tensor, mask: Tensor | None, cache: KVCache | None = None
+        self,
+        ids: Tensor,
+        positions: Tensor,
+        mask: Tensor | None,
+        prefixes: Tensor,
+        cache: KVCache | None = None,
     ) -> tuple[Tensor, list[tuple[Tensor, Tensor]]]:
-        """The blocks over tokens ``ids`` (rows, t) at ``positions`` ((t,) or (rows, t)): final
-        hidden states and each layer's keys and values (see ``SelfAttention``)."""
-        x = self.drop(self.tok_emb(ids) + self.pos_emb(positions))
+        """The blocks over tokens ``ids`` (rows, t) at ``positions`` ((t,) or (rows, t)) whose
+        SID prefixes have keys ``prefixes`` (rows, t; 0 for none): final hidden states and each
+        layer's keys and values (see ``SelfAttention``)."""
+        x = self.tok_emb(ids) + self.pos_emb(positions)
+        if self.prefix_emb is not None:
+            mixed = prefixes * PREFIX_MIX % PREFIX_MODULUS % (self.config.prefix_buckets - 1)
+            prefix = self.prefix_emb(torch.where(prefixes == 0, 0, 1 + mixed))
+            if self.training and self.config.prefix_dropout:  # whole embeddings, per token
+                keep = (
+                    torch.rand(prefix.shape[:-1], device=prefix.device)
+                    >= self.config.prefix_dropout
+                )
+                prefix = prefix * keep[..., None] / (1 - self.config.prefix_dropout)
+            x = x + prefix
+        x = self.drop(x)
         kvs = []
         for layer, block in enumerate(self.blocks):
             x, kv = block(x, mask, cache, layer)
@@ -315,6 +382,12 @@ class Policy(nn.Module):
         bos = history.new_full((history.shape[0], 1), self.bos_id)
         valid = torch.cat([torch.ones_like(bos, dtype=torch.bool), history != PAD], 1)
         return torch.cat([bos, ids], 1), valid
+
+    def _history_prefixes(self, history: Tensor) -> Tensor:
+        """Prefix keys of ``BOS, history`` (N, 1 + W): none for BOS, then item by item."""
+        n, width, length = *history.shape, self.config.tokens_per_item
+        keys = prefix_keys(history.view(n, width // length, length)).flatten(1)
+        return torch.cat([history.new_zeros((n, 1)), keys], 1)
 
     def _item_ids(self, codes: Tensor, first_step: int) -> Tensor:
         position = torch.arange(first_step, first_step + codes.shape[1], device=codes.device)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+from dataclasses import replace
 
 import numpy as np
 import pyarrow as pa
@@ -11,7 +12,7 @@ import torch
 import torch.nn.functional as F
 
 from components.policy.generation import beam_search, sample, sequence_logprob
-from components.policy.model import PAD, Policy, PolicyConfig, pad_histories
+from components.policy.model import PAD, Policy, PolicyConfig, pad_histories, prefix_keys
 from components.policy.trie import SidTrie
 
 VOCAB = (4, 4, 4)
@@ -21,7 +22,8 @@ CATALOG = torch.tensor([[0, 1, 2], [0, 1, 3], [0, 3, 0], [2, 2, 2], [3, 0, 1], [
 
 def tiny_policy(vocab: tuple[int, ...] = VOCAB, seed: int = 0) -> Policy:
     torch.manual_seed(seed)
-    model = Policy(PolicyConfig(vocab, max_history_items=3, n_layer=2, n_head=2, d_model=16))
+    config = PolicyConfig(vocab, 3, n_layer=2, n_head=2, d_model=16, prefix_buckets=64)
+    model = Policy(config)
     with torch.no_grad():  # larger weights than GPT init, so that item probabilities differ clearly
         for p in model.parameters():
             p.normal_(std=0.5)
@@ -243,3 +245,47 @@ def test_sequence_forward_scores_each_item_as_after_its_history() -> None:
             torch.testing.assert_close(
                 logits[row : row + 1, 3 * i : 3 * i + 3], expected, atol=1e-5, rtol=0
             )
+
+
+def test_prefix_keys_name_each_prefix_of_an_item_whatever_the_item() -> None:
+    items = torch.tensor([[0, 1, 2], [0, 1, 3], [1, 1, 2], [PAD, PAD, PAD]])
+    keys = prefix_keys(items)
+    assert keys[0, :2].tolist() == keys[1, :2].tolist()  # shared prefix (0,) and (0, 1)
+    assert keys[0, 2] != keys[1, 2]  # (0, 1, 2) against (0, 1, 3)
+    assert len({keys[0, 1].item(), keys[2, 1].item()}) == 2  # (0, 1) against (1, 1)
+    assert len(set(keys[:3].flatten().tolist())) == 7 and (keys[:3] > 0).all()
+    assert keys[3].tolist() == [0, 0, 0]  # padding has no prefix
+    # Fed token by token (decoding), the keys carry over: the same as all at once.
+    first = prefix_keys(items[:3, :1])
+    assert torch.equal(prefix_keys(items[:3, 1:], carry=first[:, -1]), keys[:3, 1:])
+
+
+def test_the_prefix_table_adds_to_the_token_embeddings_and_nothing_else() -> None:
+    """With its table zeroed, a model with prefix embeddings is the model without them; with the
+    table, items that reuse the same codes in other combinations read differently."""
+    model = tiny_policy()
+    plain = Policy(replace(model.config, prefix_buckets=0)).eval()
+    plain.load_state_dict({k: v for k, v in model.state_dict().items() if "prefix" not in k})
+    history = torch.tensor([[0, 1, 2, 1, 0, 3], [0, 0, 3, 1, 1, 2]])  # same codes, recombined
+    with torch.no_grad():
+        with_table = model.prefill(history)[0]
+        assert model.prefix_emb is not None
+        model.prefix_emb.weight.zero_()
+        torch.testing.assert_close(model.prefill(history)[0], plain.prefill(history)[0])
+    assert not torch.allclose(with_table, plain.prefill(history)[0])
+
+
+def test_prefix_dropout_drops_whole_embeddings_in_training_only() -> None:
+    model = tiny_policy()
+    dropped = Policy(replace(model.config, prefix_dropout=0.5))
+    dropped.load_state_dict(model.state_dict())
+    history = histories()
+    with torch.no_grad():
+        dropped.eval()  # evaluation: every token keeps its prefix embedding
+        torch.testing.assert_close(dropped.prefill(history)[0], model.prefill(history)[0])
+        dropped.train()
+        torch.manual_seed(0)
+        first = dropped.prefill(history)[0]
+        torch.manual_seed(0)
+        assert torch.equal(dropped.prefill(history)[0], first)  # the seed decides which
+        assert not torch.allclose(first, model.prefill(history)[0])
