@@ -139,7 +139,6 @@ class PolicyModelConfig(Section):
         description="Rows of the hashed SID-prefix embedding table, 0 for none; a few times the "
         "catalog's items x tokens per item keeps hash collisions rare",
     )
-
     prefix_dropout: float = Field(
         0.5,
         ge=0,

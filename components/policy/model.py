@@ -341,15 +341,7 @@ class Policy(nn.Module):
         layer's keys and values (see ``SelfAttention``)."""
         x = self.tok_emb(ids) + self.pos_emb(positions)
         if self.prefix_emb is not None:
-            mixed = prefixes * PREFIX_MIX % PREFIX_MODULUS % (self.config.prefix_buckets - 1)
-            prefix = self.prefix_emb(torch.where(prefixes == 0, 0, 1 + mixed))
-            if self.training and self.config.prefix_dropout:  # whole embeddings, per token
-                keep = (
-                    torch.rand(prefix.shape[:-1], device=prefix.device)
-                    >= self.config.prefix_dropout
-                )
-                prefix = prefix * keep[..., None] / (1 - self.config.prefix_dropout)
-            x = x + prefix
+            x = x + self._prefix_embedding(self.prefix_emb, prefixes)
         x = self.drop(x)
         kvs = []
         for layer, block in enumerate(self.blocks):
@@ -382,6 +374,17 @@ class Policy(nn.Module):
         bos = history.new_full((history.shape[0], 1), self.bos_id)
         valid = torch.cat([torch.ones_like(bos, dtype=torch.bool), history != PAD], 1)
         return torch.cat([bos, ids], 1), valid
+
+    def _prefix_embedding(self, table: nn.Embedding, prefixes: Tensor) -> Tensor:
+        """Each prefix key's row (bucket 0, all zeros, for none); in training, whole rows are
+        dropped per token with probability ``prefix_dropout`` and the rest rescaled."""
+        mixed = prefixes * PREFIX_MIX % PREFIX_MODULUS % (self.config.prefix_buckets - 1)
+        rows = table(torch.where(prefixes == 0, 0, 1 + mixed))
+        share = self.config.prefix_dropout
+        if not (self.training and share):
+            return rows
+        keep = torch.rand(rows.shape[:-1], device=rows.device) >= share
+        return rows * keep[..., None] / (1 - share)
 
     def _history_prefixes(self, history: Tensor) -> Tensor:
         """Prefix keys of ``BOS, history`` (N, 1 + W): none for BOS, then item by item."""
