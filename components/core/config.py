@@ -164,6 +164,13 @@ class TrainConfig(Section):
     warmup_steps: int = Field(200, ge=0)
     weight_decay: float = Field(0.1, ge=0)
     grad_clip: float = Field(1.0, gt=0)
+    ema_decay: float = Field(
+        0.0,
+        ge=0,
+        lt=1,
+        description="Checkpoints publish an exponential moving average of the weights with this "
+        "decay per step, which smooths the noise of small batches (0: the trained weights)",
+    )
     checkpoint_every: int = Field(500, ge=1, description="Steps; the last step always saves")
     log_every: int = Field(50, ge=1, description="Steps between progress lines")
     seed: int = 0

@@ -3,8 +3,10 @@
 ```
 spec.json                      what the run trains (policy shape, settings, dataset): a rerun
                                with other settings must say --restart
-checkpoints/step-000000500/    model.safetensors      the policy weights
-                               trainer.safetensors    optimizer moments, RNG states per rank
+checkpoints/step-000000500/    model.safetensors      the policy weights (their moving average
+                                                      when train.ema_decay > 0)
+                               trainer.safetensors    optimizer moments, RNG states per rank,
+                                                      the trained weights when averaged
                                state.json             step, data position, scheduler, policy
                                                       config, metrics so far, sha256s
 metrics.jsonl                  the training log up to the newest checkpoint
@@ -40,6 +42,7 @@ MODEL_FILE = "model.safetensors"
 TRAINER_FILE = "trainer.safetensors"
 STATE_FILE = "state.json"
 STEP_PREFIX = "step-"
+TRAINED_PREFIX = "trained."  # trainer-file keys of the trained weights behind an average
 
 
 @dataclass
@@ -115,8 +118,11 @@ class PolicyRun:
         scheduler: torch.optim.lr_scheduler.LRScheduler,
         rng: dict[str, torch.Tensor],
         state: TrainingState,
+        average: torch.nn.Module | None = None,
     ) -> None:
-        weights = _weights(policy)
+        """Commit a checkpoint of ``policy``; with ``average`` (its moving average), the average
+        is the checkpoint's model and the trained weights go with the trainer's state."""
+        weights = _weights(policy if average is None else average)
         sha256 = hashlib.sha256(weights).hexdigest()
         optimizer_state = optimizer.state_dict()
         tensors = {
@@ -125,6 +131,8 @@ class PolicyRun:
             for name, value in moments.items()
         }
         tensors.update({f"rng.{name}": value for name, value in rng.items()})
+        if average is not None:
+            tensors.update({TRAINED_PREFIX + name: t for name, t in _tensors(policy).items()})
         document = {
             "step": state.step,
             "epoch": state.epoch,
@@ -170,24 +178,38 @@ class PolicyRun:
         policy.load_state_dict(self._verified_weights(step, document), strict=True)
         return policy.eval()
 
-    def load(self, step: int, policy: Policy) -> Checkpoint:
-        """Load checkpoint ``step`` into ``policy``; the rest to restore optimizer and scheduler."""
+    def load(self, step: int, policy: Policy, average: torch.nn.Module | None = None) -> Checkpoint:
+        """Load checkpoint ``step`` into ``policy`` (and its moving average into ``average``, which
+        a checkpoint saved with one needs); the rest to restore optimizer and scheduler."""
         document = self._state_document(step)
+        uri = self.storage.uri(self.checkpoint_key(step))
         if policy_config_from_json(document["policy"]) != policy.config:
-            raise ValueError(f"{self.storage.uri(self.checkpoint_key(step))}: other policy shape")
-        policy.load_state_dict(self._verified_weights(step, document), strict=True)
+            raise ValueError(f"{uri}: other policy shape")
+        published = self._verified_weights(step, document)
         tensors = load_tensors(
             self.storage.read_bytes(f"{self.checkpoint_key(step)}/{TRAINER_FILE}")
         )
         moments: dict[int, dict[str, torch.Tensor]] = {}
-        rng = {}
+        rng, trained = {}, {}
         for key, value in tensors.items():
             kind, rest = key.split(".", 1)
             if kind == "rng":
                 rng[rest] = value
+            elif kind + "." == TRAINED_PREFIX:
+                trained[rest] = value
             else:
                 index, name = rest.split(".", 1)
                 moments.setdefault(int(index), {})[name] = value
+        if bool(trained) != (average is not None):
+            raise ValueError(
+                f"{uri} was saved {'with' if trained else 'without'} a weight average: resume "
+                f"it with the train.ema_decay it was trained with, or --restart"
+            )
+        if average is None:
+            policy.load_state_dict(published, strict=True)
+        else:
+            policy.load_state_dict(trained, strict=True)
+            average.load_state_dict(published, strict=True)
         state = TrainingState(
             document["step"], document["epoch"], document["batch"], document["metrics"]
         )
@@ -212,10 +234,12 @@ class PolicyRun:
         return load_tensors(weights)
 
 
-def _weights(policy: Policy) -> bytes:
-    return save_tensors(
-        {name: t.detach().cpu().contiguous() for name, t in policy.state_dict().items()}
-    )
+def _tensors(module: torch.nn.Module) -> dict[str, torch.Tensor]:
+    return {name: t.detach().cpu().contiguous() for name, t in module.state_dict().items()}
+
+
+def _weights(module: torch.nn.Module) -> bytes:
+    return save_tensors(_tensors(module))
 
 
 def policy_config_json(config: PolicyConfig) -> dict[str, Any]:

@@ -1,9 +1,10 @@
 """The SFT training loop, nanoGPT style: AdamW, warmup + cosine, gradient clipping, bf16 autocast
-on CUDA, DDP under torchrun, a checkpoint every N steps and an exact resume from the newest one.
+on CUDA, DDP under torchrun, an optional moving average of the weights, a checkpoint every N
+steps and an exact resume from the newest one.
 
-Resume is exact because everything a step depends on is restored or derived: the weights,
-AdamW's moments, the scheduler, every worker's RNG (dropout), and the data position, whose
-batches are a function of ``(seed, epoch)`` only.
+Resume is exact because everything a step depends on is restored or derived: the weights (and
+their average), AdamW's moments, the scheduler, every worker's RNG (dropout), and the data
+position, whose batches are a function of ``(seed, epoch)`` only.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from typing import Any
 import torch
 import torch.distributed as dist
 from torch.nn.parallel import DistributedDataParallel
+from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 
 from components.core.config import TrainConfig
 from components.policy.model import PAD, Policy
@@ -41,7 +43,8 @@ def train_policy(
     total_steps = settings.epochs * per_epoch
     schedule = warmup_cosine(settings.warmup_steps, total_steps, settings.min_lr_ratio)
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, schedule)
-    state = _resume(run, policy, optimizer, scheduler, workers) or TrainingState(0, 0, 0)
+    average = weight_average(policy, settings.ema_decay)
+    state = _resume(run, policy, average, optimizer, scheduler, workers) or TrainingState(0, 0, 0)
     if state.step >= total_steps:
         return state
 
@@ -62,6 +65,8 @@ def train_policy(
             grad_norm = torch.nn.utils.clip_grad_norm_(policy.parameters(), settings.grad_clip)
             optimizer.step()
             scheduler.step()
+            if average is not None:
+                average.update_parameters(policy)
             done = number + 1 == per_epoch
             state = TrainingState(state.step + 1, epoch + done, 0 if done else number + 1,
                                   state.metrics)  # fmt: skip
@@ -74,8 +79,16 @@ def train_policy(
                 if workers.is_main:
                     log.info(meter.describe(record))
             if save:
-                _save(run, policy, optimizer, scheduler, state, workers)
+                _save(run, policy, average, optimizer, scheduler, state, workers)
     return state
+
+
+def weight_average(policy: Policy, decay: float) -> AveragedModel | None:
+    """An exponential moving average of ``policy``'s parameters (None for decay 0). Its first
+    update copies the weights, so the average never holds the random initialisation."""
+    if decay == 0:
+        return None
+    return AveragedModel(policy, multi_avg_fn=get_ema_multi_avg_fn(decay))
 
 
 def adamw(policy: Policy, settings: TrainConfig) -> torch.optim.AdamW:
@@ -92,6 +105,7 @@ def adamw(policy: Policy, settings: TrainConfig) -> torch.optim.AdamW:
 def _resume(
     run: PolicyRun,
     policy: Policy,
+    average: AveragedModel | None,
     optimizer: torch.optim.Optimizer,
     scheduler: torch.optim.lr_scheduler.LambdaLR,
     workers: Workers,
@@ -99,7 +113,9 @@ def _resume(
     steps = run.checkpoint_steps()
     if not steps:
         return None
-    checkpoint = run.load(steps[-1], policy)
+    checkpoint = run.load(steps[-1], policy, None if average is None else average.module)
+    if average is not None:
+        average.n_averaged.fill_(checkpoint.state.step)  # averaging goes on; no fresh copy
     optimizer.load_state_dict(checkpoint.optimizer)
     scheduler.load_state_dict(checkpoint.scheduler)
     if not workers.restore_rng(checkpoint.rng):
@@ -114,6 +130,7 @@ def _resume(
 def _save(
     run: PolicyRun,
     policy: Policy,
+    average: AveragedModel | None,
     optimizer: torch.optim.Optimizer,
     scheduler: torch.optim.lr_scheduler.LambdaLR,
     state: TrainingState,
@@ -121,7 +138,9 @@ def _save(
 ) -> None:
     rng = workers.rng_states()  # collective: every worker takes part
     if workers.is_main:
-        run.save(policy, optimizer, scheduler, rng, state)
+        run.save(
+            policy, optimizer, scheduler, rng, state, None if average is None else average.module
+        )
         log.info("checkpoint %s", run.storage.uri(run.checkpoint_key(state.step)))
     workers.barrier()
 

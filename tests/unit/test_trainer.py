@@ -15,6 +15,7 @@ import numpy as np
 import pyarrow as pa
 import pytest
 import torch
+from safetensors.torch import load as load_tensors
 
 from components.core import partitions
 from components.core.config import TrainConfig
@@ -23,7 +24,14 @@ from components.policy.model import FORMAT as POLICY_FORMAT
 from components.policy.model import PAD, Policy, PolicyConfig
 from components.ranker.artifacts import ArtifactIntegrityError
 from components.trainer import loop
-from components.trainer.checkpoints import MODEL_FILE, STATE_FILE, PolicyRun, TrainingState
+from components.trainer.checkpoints import (
+    MODEL_FILE,
+    STATE_FILE,
+    TRAINED_PREFIX,
+    TRAINER_FILE,
+    PolicyRun,
+    TrainingState,
+)
 from components.trainer.distributed import Workers
 from components.trainer.loop import adamw, train_policy
 from components.trainer.objective import NextItemNLL
@@ -354,10 +362,11 @@ def test_training_lowers_the_loss(tmp_path: Path) -> None:
     assert state.metrics[-1]["lr"] == pytest.approx(2e-2 * settings().min_lr_ratio)
 
 
+@pytest.mark.parametrize("ema_decay", [0.0, 0.9])
 def test_resume_from_a_checkpoint_is_exact(
-    tmp_path: Path, caplog: pytest.LogCaptureFixture
+    tmp_path: Path, caplog: pytest.LogCaptureFixture, ema_decay: float
 ) -> None:
-    uninterrupted, state, run = train(tmp_path / "a")
+    uninterrupted, state, run = train(tmp_path / "a", ema_decay=ema_decay)
     # The run "killed" after step 10: only the checkpoints up to it survive.
     checkpoints = Path(run.prefix, "checkpoints")
     shutil.copytree(tmp_path / "a" / checkpoints, tmp_path / "b" / checkpoints)
@@ -366,7 +375,7 @@ def test_resume_from_a_checkpoint_is_exact(
 
     with caplog.at_level(logging.INFO, logger=loop.__name__):
         # Another seed: the initial weights and the RNG must all come from the checkpoint.
-        resumed, resumed_state, resumed_run = train(tmp_path / "b", seed=99)
+        resumed, resumed_state, resumed_run = train(tmp_path / "b", seed=99, ema_decay=ema_decay)
 
     assert "resuming from" in caplog.text and "step-000000010" in caplog.text
     assert resumed_state.step == state.step
@@ -376,6 +385,42 @@ def test_resume_from_a_checkpoint_is_exact(
     assert (tmp_path / "a" / run.checkpoint_key(18) / MODEL_FILE).read_bytes() == (
         tmp_path / "b" / run.checkpoint_key(18) / MODEL_FILE
     ).read_bytes()
+
+
+def test_checkpoints_publish_the_moving_average_of_the_trained_weights(tmp_path: Path) -> None:
+    decay = 0.9
+    policy, state, run = train(tmp_path, ema_decay=decay, checkpoint_every=1)
+
+    def trained(step: int) -> dict[str, torch.Tensor]:
+        file = tmp_path / run.checkpoint_key(step) / TRAINER_FILE
+        tensors = load_tensors(file.read_bytes())
+        prefix = TRAINED_PREFIX
+        return {k.removeprefix(prefix): v for k, v in tensors.items() if k.startswith(prefix)}
+
+    # The average starts as a copy of the first step's weights, then moves 1 - decay a step.
+    average = trained(1)
+    for step in range(1, state.step + 1):
+        weights = trained(step)
+        average = {name: decay * v + (1 - decay) * weights[name] for name, v in average.items()}
+        published = run.load_policy(step).state_dict()
+        for name, value in average.items():
+            torch.testing.assert_close(published[name], value, msg=f"step {step}: {name}")
+    # The loop's policy is the trained one, not the average.
+    assert_same_weights(policy, trained_policy(trained(state.step)))
+    assert not torch.equal(policy.head.weight, run.load_policy(state.step).head.weight)
+
+
+def trained_policy(weights: dict[str, torch.Tensor]) -> Policy:
+    policy = Policy(POLICY)
+    policy.load_state_dict(weights, strict=True)
+    return policy
+
+
+def test_resuming_needs_the_averaging_setting_the_run_was_saved_with(tmp_path: Path) -> None:
+    run, _, _ = saved_run(tmp_path)
+
+    with pytest.raises(ValueError, match=r"saved without a weight average.*--restart"):
+        run.load(2, Policy(POLICY), Policy(POLICY))
 
 
 def test_resume_without_the_rng_state_is_not_exact(
