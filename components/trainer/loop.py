@@ -43,7 +43,7 @@ def train_policy(
     total_steps = settings.epochs * per_epoch
     schedule = warmup_cosine(settings.warmup_steps, total_steps, settings.min_lr_ratio)
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, schedule)
-    average = weight_average(policy, settings.ema_decay)
+    average = _weight_average(policy, settings.ema_decay)
     state = _resume(run, policy, average, optimizer, scheduler, workers) or TrainingState(0, 0, 0)
     if state.step >= total_steps:
         return state
@@ -83,7 +83,7 @@ def train_policy(
     return state
 
 
-def weight_average(policy: Policy, decay: float) -> AveragedModel | None:
+def _weight_average(policy: Policy, decay: float) -> AveragedModel | None:
     """An exponential moving average of ``policy``'s parameters (None for decay 0). Its first
     update copies the weights, so the average never holds the random initialisation."""
     if decay == 0:
