@@ -195,8 +195,8 @@ class PolicyRun:
             kind, rest = key.split(".", 1)
             if kind == "rng":
                 rng[rest] = value
-            elif kind + "." == TRAINED_PREFIX:
-                trained[rest] = value
+            elif key.startswith(TRAINED_PREFIX):
+                trained[key.removeprefix(TRAINED_PREFIX)] = value
             else:
                 index, name = rest.split(".", 1)
                 moments.setdefault(int(index), {})[name] = value

@@ -15,7 +15,6 @@ import numpy as np
 import pyarrow as pa
 import pytest
 import torch
-from safetensors.torch import load as load_tensors
 
 from components.core import partitions
 from components.core.config import TrainConfig
@@ -24,14 +23,7 @@ from components.policy.model import FORMAT as POLICY_FORMAT
 from components.policy.model import PAD, Policy, PolicyConfig
 from components.ranker.artifacts import ArtifactIntegrityError
 from components.trainer import loop
-from components.trainer.checkpoints import (
-    MODEL_FILE,
-    STATE_FILE,
-    TRAINED_PREFIX,
-    TRAINER_FILE,
-    PolicyRun,
-    TrainingState,
-)
+from components.trainer.checkpoints import MODEL_FILE, STATE_FILE, PolicyRun, TrainingState
 from components.trainer.distributed import Workers
 from components.trainer.loop import adamw, train_policy
 from components.trainer.objective import NextItemNLL
@@ -391,29 +383,22 @@ def test_checkpoints_publish_the_moving_average_of_the_trained_weights(tmp_path:
     decay = 0.9
     policy, state, run = train(tmp_path, ema_decay=decay, checkpoint_every=1)
 
-    def trained(step: int) -> dict[str, torch.Tensor]:
-        file = tmp_path / run.checkpoint_key(step) / TRAINER_FILE
-        tensors = load_tensors(file.read_bytes())
-        prefix = TRAINED_PREFIX
-        return {k.removeprefix(prefix): v for k, v in tensors.items() if k.startswith(prefix)}
+    def trained(step: int) -> Policy:
+        trained, average = Policy(POLICY), Policy(POLICY)
+        run.load(step, trained, average)
+        return trained
 
     # The average starts as a copy of the first step's weights, then moves 1 - decay a step.
-    average = trained(1)
+    average = trained(1).state_dict()
     for step in range(1, state.step + 1):
-        weights = trained(step)
+        weights = trained(step).state_dict()
         average = {name: decay * v + (1 - decay) * weights[name] for name, v in average.items()}
-        published = run.load_policy(step).state_dict()
+        published = run.load_policy(step).state_dict()  # what evaluation scores
         for name, value in average.items():
             torch.testing.assert_close(published[name], value, msg=f"step {step}: {name}")
     # The loop's policy is the trained one, not the average.
-    assert_same_weights(policy, trained_policy(trained(state.step)))
+    assert_same_weights(policy, trained(state.step))
     assert not torch.equal(policy.head.weight, run.load_policy(state.step).head.weight)
-
-
-def trained_policy(weights: dict[str, torch.Tensor]) -> Policy:
-    policy = Policy(POLICY)
-    policy.load_state_dict(weights, strict=True)
-    return policy
 
 
 def test_resuming_needs_the_averaging_setting_the_run_was_saved_with(tmp_path: Path) -> None:
