@@ -14,6 +14,7 @@ import sys
 from collections.abc import Sequence
 
 from components.core.config import ConfigError, PipelineConfig, load_config
+from components.core.errors import StorageUnavailable
 
 STAGE_MODULES = (
     "components.simulate.cli",
@@ -25,6 +26,7 @@ STAGE_MODULES = (
     "components.ranker.cli",
     "components.trainer.cli",
     "components.evaluate.cli",
+    "components.housekeeping.cli",
 )
 
 
@@ -73,8 +75,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         config = effective_config(args)
         return int(args.handler(args, config) or 0)
-    except (ConfigError, ValueError, FileNotFoundError) as exc:
-        # Bad input: one clear line naming the problem; --verbose keeps the traceback.
+    except (ConfigError, ValueError, OSError, StorageUnavailable) as exc:
+        # Bad input, a missing upstream output, storage that cannot be used: one clear line
+        # naming the problem (FileNotFoundError, PermissionError, ...); --verbose keeps the
+        # traceback.
         logging.getLogger("adagrpo").error("%s", exc, exc_info=args.verbose)
         return 2
 

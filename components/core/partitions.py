@@ -1,18 +1,24 @@
 """Publish protocol for partitions: write aside, then commit with a manifest marker.
 
-A partition is visible to readers only while its ``_MANIFEST.json`` exists. Publishing removes
-the marker first, swaps the data in, then writes the new marker last, so a crash at any point
-leaves either the old committed partition or no committed partition, never half of one.
+A partition is visible to readers only while its ``_MANIFEST.json`` exists. The manifest is
+written into the staging folder last and travels with the data (one rename on a local root; on
+S3 the old marker leaves first and the new one arrives last), so a crash or a concurrent
+publisher at any point leaves either a committed partition whose manifest describes exactly its
+files, or none, never half of one. Files published from memory carry their sha256 in the
+manifest, and :func:`read_verified` refuses a file that no longer matches it.
 """
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import Any
 
 import pyarrow as pa
 
+from components.core import leftovers
+from components.core.layout import producer_hint
 from components.core.storage import Storage
 
 MANIFEST = "_MANIFEST.json"
@@ -22,17 +28,21 @@ class PartitionNotPublished(FileNotFoundError):
     """A stage asked for a partition that no upstream stage has committed."""
 
 
+class ArtifactIntegrityError(ValueError):
+    """A stored file does not match the sha256 its manifest or config recorded."""
+
+
 def publish(storage: Storage, staging: str, target: str, manifest: dict[str, Any]) -> None:
     """Atomically replace ``target`` with the contents of ``staging``."""
-    storage.delete(f"{target}/{MANIFEST}")
-    storage.replace_prefix(staging, target)
-    paths = (key[len(target) + 1 :] for key in storage.list_keys(target))
+    paths = (key[len(staging) + 1 :] for key in storage.list_keys(staging))
     # Relative paths (a dataset has train/, valid/, test/); skip .crc files and markers.
     files = [path for path in paths if not path.rsplit("/", 1)[-1].startswith((".", "_"))]
     storage.write_json(
-        f"{target}/{MANIFEST}",
+        f"{staging}/{MANIFEST}",
         {**manifest, "files": sorted(files), "published_at": datetime.now(UTC).isoformat()},
     )
+    storage.replace_prefix(staging, target)
+    leftovers.sweep_staging(storage)
 
 
 def publish_files(
@@ -41,23 +51,60 @@ def publish_files(
     files: dict[str, pa.Table | dict[str, Any] | bytes],
     manifest: dict[str, Any],
 ) -> None:
-    """Publish a folder of Parquet tables, JSON documents and raw files under ``target``."""
+    """Publish a folder of Parquet tables, JSON documents and raw files under ``target``, with
+    the sha256 of each in the manifest."""
     staging = storage.staging_key("publish")
+    digests = {}
     for name, content in files.items():
-        if isinstance(content, pa.Table):
-            storage.write_parquet(f"{staging}/{name}", content)
-        elif isinstance(content, bytes):
-            storage.write_bytes(f"{staging}/{name}", content)
-        else:
-            storage.write_json(f"{staging}/{name}", content)
-    publish(storage, staging, target, manifest)
+        data = _serialized(content)
+        storage.write_bytes(f"{staging}/{name}", data)
+        digests[name] = hashlib.sha256(data).hexdigest()
+    publish(storage, staging, target, {**manifest, "sha256": digests})
+
+
+def _serialized(content: pa.Table | dict[str, Any] | bytes) -> bytes:
+    if isinstance(content, bytes):
+        return content
+    if isinstance(content, pa.Table):
+        return Storage.parquet_bytes(content)
+    return Storage.json_bytes(content)
+
+
+def read_verified(storage: Storage, target: str, name: str, manifest: dict[str, Any]) -> bytes:
+    """The bytes of ``target/name`` after checking them against ``manifest``'s sha256."""
+    key = f"{target}/{name}"
+    recorded = manifest.get("sha256", {}).get(name)
+    if recorded is None:
+        raise ArtifactIntegrityError(
+            f"{storage.uri(key)} has no recorded sha256 (published by an older version); "
+            "publish it again"
+        )
+    data = storage.read_bytes(key)
+    actual = hashlib.sha256(data).hexdigest()
+    if actual != recorded:
+        raise ArtifactIntegrityError(
+            f"{storage.uri(key)}: sha256 {actual} != {recorded} recorded in its manifest; the "
+            "file changed after it was published, refusing to use it"
+        )
+    return data
+
+
+def verify_files(storage: Storage, target: str) -> dict[str, Any]:
+    """Check every file ``target``'s manifest holds a sha256 for; the manifest."""
+    manifest = read_manifest(storage, target)
+    for name in manifest.get("sha256", {}):
+        read_verified(storage, target, name, manifest)
+    return manifest
 
 
 def require_published(storage: Storage, targets: Iterable[str]) -> None:
     """Raise, naming every one of ``targets`` that is not published."""
     missing = [target for target in targets if not is_published(storage, target)]
     if missing:
-        raise PartitionNotPublished(f"not published under {storage.uri('')}: {', '.join(missing)}")
+        raise PartitionNotPublished(
+            f"not published under {storage.uri('')}: {', '.join(missing)}"
+            f"{producer_hint(missing[0])}"
+        )
 
 
 def is_published(storage: Storage, target: str) -> bool:
@@ -77,6 +124,8 @@ def read_manifest(storage: Storage, target: str) -> dict[str, Any]:
     """The committed manifest of ``target``; raises if the partition is not published."""
     key = f"{target}/{MANIFEST}"
     if not storage.exists(key):
-        raise PartitionNotPublished(f"partition {storage.uri(target)} is not published")
+        raise PartitionNotPublished(
+            f"partition {storage.uri(target)} is not published{producer_hint(target)}"
+        )
     manifest: dict[str, Any] = storage.read_json(key)
     return manifest

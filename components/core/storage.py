@@ -4,23 +4,43 @@ Keys always use ``/``. Writes of single objects are atomic on both backends (loc
 then ``os.replace``; S3: a PUT is atomic). Whole folders are published with
 :meth:`Storage.replace_prefix`, which the partition protocol in ``partitions.py`` wraps with a
 commit marker so that readers never see half a partition.
+
+Work in progress lives under ``_staging/<host>/<pid>-<epoch>-<id>-<purpose>``: the name says
+who owns it, so a later process can tell the leftovers of a killed run from live work and sweep
+them (``leftovers.py``).
 """
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import io
 import json
 import os
 import shutil
+import socket
+import time
 import uuid
 from abc import ABC, abstractmethod
+from collections.abc import Callable, Iterator
+from functools import wraps
 from pathlib import Path
-from typing import Any
+from typing import Any, ParamSpec, TypeVar
 
 import pyarrow as pa
 import pyarrow.parquet as pq
 
 from components.core.config import StorageConfig
+from components.core.errors import StorageUnavailable
+
+STAGING = "_staging"
+LOCKS = "_locks"  # S3: one object per partition being published (see S3Storage._publishing)
+S3_CONNECT_TIMEOUT_S = 3  # an unreachable endpoint fails in seconds, not after minutes
+S3_MAX_ATTEMPTS = 2
+S3_LOCK_WAIT_S = 300  # how long a publisher waits for another one of the same partition
+S3_LOCK_LEASE_S = 900  # a lock older than this was left by a killed publisher
+TRASH_SUFFIX = ".trash"  # local folders moved aside by a swap, removed right after it
+TEMP_SUFFIX = ".tmp"  # local files being written, renamed into place when whole
 
 
 class Storage(ABC):
@@ -51,23 +71,42 @@ class Storage(ABC):
     def delete_prefix(self, prefix: str) -> None: ...
 
     @abstractmethod
+    def list_folders(self, prefix: str) -> list[str]:
+        """Names of the immediate sub-folders of ``prefix`` (sorted)."""
+
+    @abstractmethod
     def replace_prefix(self, source: str, target: str) -> None:
-        """Make ``target`` hold exactly what ``source`` holds, and remove ``source``."""
+        """Make ``target`` hold exactly what ``source`` holds, and remove ``source``.
+
+        The top-level marker objects (names starting with ``_``) of ``source`` arrive last and
+        those of ``target`` leave first, so a marker always describes complete contents.
+        """
 
     def staging_key(self, purpose: str) -> str:
-        """A fresh, unique prefix for work that is published later."""
-        return f"_staging/{purpose}-{uuid.uuid4().hex[:12]}"
+        """A fresh, unique prefix for work that is published later, named after its owner."""
+        owner = f"{os.getpid()}-{int(time.time())}-{uuid.uuid4().hex[:12]}-{purpose}"
+        return f"{STAGING}/{socket.gethostname()}/{owner}"
 
     def read_json(self, key: str) -> Any:
         return json.loads(self.read_bytes(key))
 
     def write_json(self, key: str, payload: Any) -> None:
-        self.write_bytes(key, json.dumps(payload, indent=2, sort_keys=True, default=str).encode())
+        self.write_bytes(key, self.json_bytes(payload))
 
     def write_parquet(self, key: str, table: pa.Table) -> None:
+        self.write_bytes(key, self.parquet_bytes(table))
+
+    @staticmethod
+    def json_bytes(payload: Any) -> bytes:
+        """How every JSON document is stored: indented, keys sorted."""
+        return json.dumps(payload, indent=2, sort_keys=True, default=str).encode()
+
+    @staticmethod
+    def parquet_bytes(table: pa.Table) -> bytes:
+        """How every Parquet file is stored: zstd-compressed."""
         buffer = io.BytesIO()
         pq.write_table(table, buffer, compression="zstd")
-        self.write_bytes(key, buffer.getvalue())
+        return buffer.getvalue()
 
     def read_parquet(self, prefix: str, columns: list[str] | None = None) -> pa.Table:
         """Read one ``*.parquet`` object, or every one below ``prefix``, into one table."""
@@ -82,6 +121,10 @@ class Storage(ABC):
 class LocalStorage(Storage):
     def __init__(self, root: str | Path) -> None:
         self.root = Path(root).expanduser().resolve()
+        if self.root.exists() and not self.root.is_dir():
+            raise NotADirectoryError(
+                f"storage root {self.root} is a file, not a folder; fix storage.root (--root)"
+            )
 
     def _path(self, key: str) -> Path:
         return self.root / key
@@ -98,7 +141,7 @@ class LocalStorage(Storage):
     def write_bytes(self, key: str, data: bytes) -> None:
         path = self._path(key)
         path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}.tmp")
+        tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}{TEMP_SUFFIX}")
         tmp.write_bytes(data)
         os.replace(tmp, path)
 
@@ -118,31 +161,105 @@ class LocalStorage(Storage):
             return []
         return sorted(str(p.relative_to(self.root)) for p in base.rglob("*") if p.is_file())
 
+    def list_folders(self, prefix: str) -> list[str]:
+        base = self._path(prefix)
+        return sorted(p.name for p in base.iterdir() if p.is_dir()) if base.is_dir() else []
+
     def delete(self, key: str) -> None:
         self._path(key).unlink(missing_ok=True)
 
     def delete_prefix(self, prefix: str) -> None:
         shutil.rmtree(self._path(prefix), ignore_errors=True)
 
+    swap_attempts = 8  # each retry means another publisher swapped in between: bounded
+
     def replace_prefix(self, source: str, target: str) -> None:
+        # One rename moves the whole folder, markers included. It only succeeds onto a missing
+        # (or empty) target, so the old folder is renamed aside first; a concurrent publisher
+        # can swap its own folder in between, in which case that one goes aside too and the
+        # rename is tried again. Readers see the old folder, the new one, or briefly none.
         src, dst = self._path(source), self._path(target)
         dst.parent.mkdir(parents=True, exist_ok=True)
-        trash = dst.with_name(f".{dst.name}.{uuid.uuid4().hex[:8]}.trash")
-        if dst.exists():
-            os.rename(dst, trash)  # two renames: readers see the old or the new folder
-        os.rename(src, dst)
-        shutil.rmtree(trash, ignore_errors=True)
+        for _ in range(self.swap_attempts):
+            try:
+                os.rename(src, dst)
+                break
+            except OSError as exc:
+                if exc.errno not in (errno.ENOTEMPTY, errno.EEXIST):
+                    raise
+            trash = dst.with_name(f".{dst.name}.{uuid.uuid4().hex[:8]}{TRASH_SUFFIX}")
+            with contextlib.suppress(FileNotFoundError):  # another publisher moved it first
+                os.rename(dst, trash)
+        else:
+            raise RuntimeError(
+                f"could not publish {dst}: other writers replaced it {self.swap_attempts} "
+                "times in a row; run one publisher per partition"
+            )
+        # Folders moved aside by this or an earlier (perhaps killed) swap of the same target.
+        for leftover in dst.parent.glob(f".{dst.name}.*{TRASH_SUFFIX}"):
+            shutil.rmtree(leftover, ignore_errors=True)
+
+
+_P = ParamSpec("_P")
+_R = TypeVar("_R")
+
+
+def _s3_errors(method: Callable[_P, _R]) -> Callable[_P, _R]:
+    """Turn the S3 failures a user can fix into :class:`StorageUnavailable` naming the fix."""
+
+    @wraps(method)
+    def call(*args: _P.args, **kwargs: _P.kwargs) -> _R:
+        from botocore import exceptions as aws
+
+        self: S3Storage = args[0]  # type: ignore[assignment]
+        root = f"storage root {self.root}"
+        try:
+            return method(*args, **kwargs)
+        except (aws.NoCredentialsError, aws.PartialCredentialsError):
+            raise StorageUnavailable(
+                f"{root}: no S3 credentials; set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY "
+                "(or AWS_PROFILE) in the environment"
+            ) from None
+        except (aws.EndpointConnectionError, aws.ConnectTimeoutError) as exc:
+            raise StorageUnavailable(
+                f"{root}: cannot reach the S3 endpoint ({exc}); check storage.s3_endpoint_url "
+                "(ADAGRPO__STORAGE__S3_ENDPOINT_URL) and that the service is up"
+            ) from None
+        except aws.ClientError as exc:
+            code = exc.response.get("Error", {}).get("Code", "")
+            if code == "NoSuchBucket":
+                raise StorageUnavailable(
+                    f"{root}: bucket {self.bucket!r} does not exist; create it or fix "
+                    "storage.root (--root, ADAGRPO__STORAGE__ROOT)"
+                ) from None
+            if code in {"AccessDenied", "InvalidAccessKeyId", "SignatureDoesNotMatch"}:
+                raise StorageUnavailable(
+                    f"{root}: the S3 credentials were refused ({code}); check "
+                    "AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY and the bucket's policy"
+                ) from None
+            raise
+
+    return call
 
 
 class S3Storage(Storage):
     def __init__(self, url: str, endpoint_url: str | None = None, region: str | None = None):
         import boto3  # imported here: DAG parsing and local runs never pay for it
+        from botocore.config import Config
 
         bucket, _, prefix = url.removeprefix("s3://").partition("/")
         if not bucket:
             raise ValueError(f"S3 root {url!r} names no bucket")
-        self.bucket, self.prefix = bucket, prefix.strip("/")
-        self.client = boto3.client("s3", endpoint_url=endpoint_url, region_name=region)
+        self.root, self.bucket, self.prefix = url, bucket, prefix.strip("/")
+        self.client = boto3.client(
+            "s3",
+            endpoint_url=endpoint_url,
+            region_name=region,
+            config=Config(
+                connect_timeout=S3_CONNECT_TIMEOUT_S,
+                retries={"max_attempts": S3_MAX_ATTEMPTS, "mode": "standard"},
+            ),
+        )
 
     def _key(self, key: str) -> str:
         return f"{self.prefix}/{key}" if self.prefix else key
@@ -150,6 +267,7 @@ class S3Storage(Storage):
     def uri(self, key: str) -> str:
         return f"s3a://{self.bucket}/{self._key(key)}"
 
+    @_s3_errors
     def exists(self, key: str) -> bool:
         from botocore.exceptions import ClientError
 
@@ -161,6 +279,7 @@ class S3Storage(Storage):
             raise
         return True
 
+    @_s3_errors
     def read_bytes(self, key: str) -> bytes:
         try:
             body = self.client.get_object(Bucket=self.bucket, Key=self._key(key))["Body"]
@@ -168,9 +287,11 @@ class S3Storage(Storage):
             raise FileNotFoundError(f"no object {self.uri(key)}") from None
         return bytes(body.read())
 
+    @_s3_errors
     def write_bytes(self, key: str, data: bytes) -> None:
         self.client.put_object(Bucket=self.bucket, Key=self._key(key), Body=data)
 
+    @_s3_errors
     def list_keys(self, prefix: str) -> list[str]:
         full = self._key(prefix).rstrip("/") + "/"
         strip = len(self.prefix) + 1 if self.prefix else 0
@@ -181,25 +302,92 @@ class S3Storage(Storage):
             keys.extend(obj["Key"][strip:] for obj in page.get("Contents", []))
         return sorted(keys)
 
+    @_s3_errors
     def delete(self, key: str) -> None:
         self.client.delete_object(Bucket=self.bucket, Key=self._key(key))
 
+    @_s3_errors
+    def list_folders(self, prefix: str) -> list[str]:
+        full = self._key(prefix).rstrip("/") + "/"
+        names: list[str] = []
+        for page in self.client.get_paginator("list_objects_v2").paginate(
+            Bucket=self.bucket, Prefix=full, Delimiter="/"
+        ):
+            names.extend(
+                p["Prefix"][len(full) :].rstrip("/") for p in page.get("CommonPrefixes", [])
+            )
+        return sorted(names)
+
+    @_s3_errors
     def delete_prefix(self, prefix: str) -> None:
-        keys = self.list_keys(prefix)
+        self._delete_keys(self.list_keys(prefix))
+
+    def _delete_keys(self, keys: list[str]) -> None:
         for start in range(0, len(keys), 1000):  # the API's batch limit
             batch = [{"Key": self._key(k)} for k in keys[start : start + 1000]]
             self.client.delete_objects(Bucket=self.bucket, Delete={"Objects": batch})
 
+    @_s3_errors
     def replace_prefix(self, source: str, target: str) -> None:
-        self.delete_prefix(target)
-        for key in self.list_keys(source):
-            relative = key[len(source.rstrip("/")) + 1 :]
+        # S3 cannot rename: copy, with the markers (see the base class) leaving first and
+        # arriving last, one publisher of a target at a time.
+        source, target = source.rstrip("/"), target.rstrip("/")
+        with self._publishing(target):
+            self._copy_over(source, target)
+
+    def _copy_over(self, source: str, target: str) -> None:
+        old = self.list_keys(target)
+        self._delete_keys([key for key in old if _is_marker(key, target)])
+        self._delete_keys([key for key in old if not _is_marker(key, target)])
+        keys = self.list_keys(source)
+        for key in sorted(keys, key=lambda k: _is_marker(k, source)):
             self.client.copy_object(
                 Bucket=self.bucket,
-                Key=self._key(f"{target}/{relative}"),
+                Key=self._key(f"{target}/{key[len(source) + 1 :]}"),
                 CopySource={"Bucket": self.bucket, "Key": self._key(key)},
             )
-        self.delete_prefix(source)
+        self._delete_keys(keys)
+
+    @contextlib.contextmanager
+    def _publishing(self, target: str) -> Iterator[None]:
+        """Hold the publish lock of ``target``: an object created only if absent (a conditional
+        PUT, atomic on S3), so that two publishers never interleave their copies. A lock older
+        than the lease belongs to a killed publisher and is taken over."""
+        from botocore.exceptions import ClientError
+
+        lock = self._key(f"{LOCKS}/{target}")
+        owner = f"{socket.gethostname()}/{os.getpid()}/{uuid.uuid4().hex[:8]}".encode()
+        deadline, pause = time.monotonic() + S3_LOCK_WAIT_S, 0.05
+        while True:
+            try:
+                self.client.put_object(Bucket=self.bucket, Key=lock, Body=owner, IfNoneMatch="*")
+                break
+            except ClientError as exc:
+                if exc.response["Error"]["Code"] not in {"PreconditionFailed", "409"}:
+                    raise
+            try:
+                held = self.client.head_object(Bucket=self.bucket, Key=lock)["LastModified"]
+            except ClientError:
+                continue  # released in between: try again at once
+            if time.time() - held.timestamp() > S3_LOCK_LEASE_S:
+                self.client.delete_object(Bucket=self.bucket, Key=lock)
+            elif time.monotonic() > deadline:
+                raise StorageUnavailable(
+                    f"{self.uri(target)} has been locked by another publisher for over "
+                    f"{S3_LOCK_WAIT_S} s; if none runs, delete {self.uri(f'{LOCKS}/{target}')}"
+                )
+            time.sleep(pause)
+            pause = min(pause * 2, 2.0)
+        try:
+            yield
+        finally:
+            self.client.delete_object(Bucket=self.bucket, Key=lock)
+
+
+def _is_marker(key: str, prefix: str) -> bool:
+    """Whether ``key`` is a top-level marker object (``_...``) of ``prefix``."""
+    relative = key[len(prefix) + 1 :]
+    return "/" not in relative and relative.startswith("_")
 
 
 def open_storage(config: StorageConfig) -> Storage:

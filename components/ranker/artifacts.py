@@ -15,19 +15,15 @@ from safetensors.torch import load as load_tensors
 from safetensors.torch import save as save_tensors
 
 from components.core import partitions
-from components.core.layout import partition
+from components.core.layout import MODELS_RANKER, partition
+from components.core.partitions import ArtifactIntegrityError
 from components.core.storage import Storage
 from components.ranker.encoding import FeatureEncoder
 from components.ranker.model import ClickModel, ModelShape
 
-MODELS_RANKER = "models/ranker"
 WEIGHTS = "model.safetensors"
 CONFIG = "config.json"
 FORMAT_VERSION = 1
-
-
-class ArtifactIntegrityError(ValueError):
-    """Stored weights do not match the sha256 their config recorded."""
 
 
 @dataclass(frozen=True)

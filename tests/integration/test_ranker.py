@@ -14,8 +14,9 @@ import pytest
 
 from components import cli
 from components.core.config import PipelineConfig
+from components.core.partitions import ArtifactIntegrityError
 from components.core.storage import LocalStorage
-from components.ranker.artifacts import ArtifactIntegrityError, ranker_partition
+from components.ranker.artifacts import ranker_partition
 from components.ranker.scorer import RankerScorer
 
 pytestmark = [

@@ -1,0 +1,1 @@
+"""Housekeeping of the storage root: the leftovers of killed runs."""
