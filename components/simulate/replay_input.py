@@ -85,12 +85,12 @@ def _text_sequences(path: Path, text: str) -> Sequences:
     for number, line in enumerate(text.splitlines(), 1):
         if not line.strip():
             continue
-        try:
-            user, *items = (int(token) for token in line.split())
-        except ValueError:
+        if not all(token.isdigit() for token in line.split()):
             raise ReplayInputError(
-                f"{path}:{number}: expected integer ids 'user_id item_id ...', got {line[:80]!r}"
-            ) from None
+                f"{path}:{number}: expected non-negative integer ids 'user_id item_id ...', "
+                f"got {line[:80]!r}"
+            )
+        user, *items = (int(token) for token in line.split())
         if not items:
             raise ReplayInputError(f"{path}:{number}: user {user} has no items")
         if user in line_of_user:
@@ -143,6 +143,7 @@ def _tsv_items(path: Path, text: str) -> ItemInfo:
         line_of_item[item] = number
         ids.append(item)
         titles.append(fields[2].strip())
+    _require_items(path, ids)
     return ItemInfo(np.array(ids, dtype=np.int64), titles, [""] * len(ids), [""] * len(ids))
 
 
@@ -159,7 +160,14 @@ def _json_items(path: Path, text: str) -> ItemInfo:
         titles.append(_text(meta.get("title"), where))
         brands.append(_text(meta.get("brand"), where))
         categories.append(_main_category(meta.get("categories"), where))
+    _require_items(path, ids)
     return ItemInfo(np.array(ids, dtype=np.int64), titles, categories, brands)
+
+
+def _require_items(path: Path, ids: list[int]) -> None:
+    # Without item text every SID would be made from an empty title: refuse rather than warn.
+    if not ids:
+        raise ReplayInputError(f"{path}:1: no items (the file is empty or holds only a header)")
 
 
 def _json_object(path: Path, text: str) -> dict[str, Any]:
@@ -178,12 +186,16 @@ def _line_of_key(text: str, key: str) -> int:
 
 
 def _int_id(value: Any, where: str) -> int:
+    """A non-negative integer id (negative ids would collide with "no item" markers)."""
     if isinstance(value, bool) or not isinstance(value, int | str):
         raise ReplayInputError(f"{where}: id {value!r} is not an integer")
     try:
-        return int(value)
+        number = int(value)
     except ValueError:
         raise ReplayInputError(f"{where}: id {value!r} is not an integer") from None
+    if number < 0:
+        raise ReplayInputError(f"{where}: id {value!r} is negative; ids must be 0 or more")
+    return number
 
 
 def _text(value: Any, where: str) -> str:

@@ -175,7 +175,13 @@ def test_fillers_follow_popularity(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("name", "content", "message"),
     [
-        ("Beauty.txt", "1 1 2\n2 3 x\n", r"Beauty\.txt:2: expected integer ids"),
+        ("Beauty.txt", "1 1 2\n2 3 x\n", r"Beauty\.txt:2: expected non-negative integer ids"),
+        ("Beauty.txt", "1 1 2\n2 3 -4\n", r"Beauty\.txt:2: expected non-negative integer ids"),
+        ("X.inter.json", '{\n  "0": [1, 2],\n  "1": [3, -4]\n}', r"X\.inter\.json:3: .*-4 is neg"),
+        ("items.tsv", "item_id\tasin\ttitle\n-1\tB1\tok\n", r"items\.tsv:2: id '-1' is neg"),
+        ("items.tsv", "item_id\tasin\ttitle\n", r"items\.tsv:1: no items \(the file is empty"),
+        ("items.tsv", "", r"items\.tsv:1: no items"),
+        ("X.item.json", "{}", r"X\.item\.json:1: no items"),
         ("Beauty.txt", "1 1 2\n\n1 3 4\n", r"Beauty\.txt:3: user 1 already listed on line 1"),
         ("Beauty.txt", "1 1 2\n7\n", r"Beauty\.txt:2: user 7 has no items"),
         ("X.inter.json", '{\n  "0": [1, 2],\n  "1": [3 4]\n}', r"X\.inter\.json:3: invalid JSON"),
