@@ -34,13 +34,20 @@ def write_report(storage: Storage, result: PartitionResult) -> None:
 
 def render_html(result: PartitionResult) -> str:
     verdict = "passed" if result.success else "failed"
+    skipped = result.skipped
     title = f"curated exposures dt={result.dt.isoformat()}: {verdict.upper()}"
+    if skipped:
+        title += f" ({len(skipped)} check{'s' * (len(skipped) > 1)} skipped)"
     facts = {
         "run (ds)": result.ds.isoformat(),
         "rows": f"{result.rows:,}",
         "partition published at": result.published_at,
         "validated at": result.validated_at,
         "failed expectations": str(len(result.failures)),
+        "skipped expectations": "; ".join(
+            f"{outcome.rule}, skipped: {outcome.details}" for outcome in skipped
+        )
+        or "none",
     }
     return page(
         title,

@@ -118,6 +118,11 @@ class PartitionResult:
     def failures(self) -> list[ExpectationOutcome]:
         return [outcome for outcome in self.outcomes if outcome.counts_as_failure]
 
+    @property
+    def skipped(self) -> list[ExpectationOutcome]:
+        """Checks that were not run, each with why: a pass says nothing about them."""
+        return [outcome for outcome in self.outcomes if outcome.status is Status.NOT_EVALUATED]
+
     def failure_message(self) -> str:
         lines = [f"validation failed for dt={self.dt.isoformat()}:"]
         lines += [f"  {outcome.summary()}" for outcome in self.failures]
@@ -133,6 +138,10 @@ class PartitionResult:
             "rows": self.rows,
             "validated_at": self.validated_at,
             "failed_expectations": [outcome.label for outcome in self.failures],
+            "skipped_expectations": [
+                {"expectation": outcome.label, "rule": outcome.rule, "why": outcome.details}
+                for outcome in self.skipped
+            ],
             "statistics": {
                 status.value: sum(o.status is status for o in self.outcomes) for status in Status
             },

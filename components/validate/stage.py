@@ -33,13 +33,16 @@ def validate_window(
         result = validate_partition(storage, dt, ds, config)
         write_report(storage, result)
         log.info(
-            "dt=%s %s: %d rows, %d expectations, %d failed",
+            "dt=%s %s: %d rows, %d expectations, %d failed, %d skipped",
             dt,
             "passed" if result.success else "FAILED",
             result.rows,
             len(result.outcomes),
             len(result.failures),
+            len(result.skipped),
         )
+        for outcome in result.skipped:
+            log.warning("dt=%s: not checked: %s", dt, outcome.summary())
         results.append(result)
     return results
 

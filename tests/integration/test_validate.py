@@ -198,6 +198,7 @@ def test_clean_window_passes_with_json_and_html(validated_root: Path) -> None:
     assert (result["dt"], result["ds"]) == (DT.isoformat(), DT.isoformat())
     assert (result["published_at"], result["rows"]) == (manifest["published_at"], ROWS)
     assert result["failed_expectations"] == []
+    assert result["skipped_expectations"] == []
     assert {e["status"] for e in result["expectations"]} == {"passed"}
     assert {"type", "columns", "success", "observed_value", "unexpected_count"} <= set(
         result["expectations"][0]
@@ -214,7 +215,12 @@ def test_volume_is_not_evaluated_without_enough_history(validated_root: Path) ->
     assert result["success"] is True
     assert [(e["status"], e["success"]) for e in volume] == [("not_evaluated", None)]
     assert "only 0 of the trailing 7 days passed validation" in volume[0]["details"]
-    assert "not evaluated" in (validated_root / report_key(first_day)).read_text()
+    assert result["skipped_expectations"] == [
+        {"expectation": volume[0]["type"], "rule": volume[0]["rule"], "why": volume[0]["details"]}
+    ]
+    html = (validated_root / report_key(first_day)).read_text()
+    assert "PASSED (1 check skipped)" in html
+    assert "skipped: only 0 of the trailing 7 days passed validation" in html
 
 
 def test_default_lookback_revalidates_the_days_extract_rewrites(storage: LocalStorage) -> None:
