@@ -24,6 +24,7 @@ from benchmarks.baselines import item_transitions
 from benchmarks.bench_beauty import BEAUTY, DS, build_training_set, timed_stage
 from benchmarks.run import RESULTS, write_result
 from components.core import layout, partitions
+from components.core.layout import SFT_KEY
 from components.core.storage import LocalStorage
 from components.datasets.reader import open_dataset
 from components.trainer.checkpoints import PolicyRun
@@ -54,7 +55,7 @@ def main(argv: list[str] | None = None) -> int:
     seconds["train_command"] = timed_stage(root, "train", *flags)
     seconds["evaluate"] = timed_stage(root, "evaluate", *flags)
 
-    run = PolicyRun(storage, DS, "nll")
+    run = PolicyRun(storage, DS, SFT_KEY)
     summary = storage.read_json(f"{run.prefix}/evaluation/summary.json")
     shutil.copyfile(root / run.prefix / "evaluation" / "report.html", RESULTS / "quality.html")
     result = _result(summary, run.manifest(), seconds)

@@ -27,6 +27,7 @@ BENCHMARKS = (
     "datasets",
     "beauty",
     "generation",
+    "rl_step",
 )
 RESULTS = Path(__file__).resolve().parent / "results"
 

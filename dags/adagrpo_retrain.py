@@ -4,8 +4,9 @@
 Turns the shop's exposure logs into a new generative-recommendation model, one logical day at a
 time: raw logs -> curated exposures (Spark) -> validated partition (Great Expectations) ->
 Feast features -> reward model (ranker), and semantic IDs -> semantic-ID training sets ->
-policy training (the training container; GPU nodes in production) -> evaluation of every
-checkpoint (registration follows).
+supervised policy (SFT) -> AdaGRPO from its best checkpoint, rewarded by the ranker (the
+training container; GPU nodes in production) -> evaluation of every checkpoint of both
+(registration follows).
 
 * **Scheduled**: daily, for the previous day; catchup is off.
 * **Backfill**: trigger a backfill over a date range from the UI, CLI or REST API; each day's
@@ -90,17 +91,26 @@ def adagrpo_retrain() -> None:
         steps.run_stage("build-dataset", context["ds"], context["params"])
 
     @task
-    def train_policy(**context: Any) -> None:
-        steps.run_stage("train", context["ds"], context["params"])
+    def train_sft(**context: Any) -> None:
+        steps.run_stage("train", context["ds"], context["params"], method="nll")
 
     @task
-    def evaluate_policy(**context: Any) -> None:
-        steps.run_stage("evaluate", context["ds"], context["params"])
+    def evaluate_sft(**context: Any) -> None:
+        steps.run_stage("evaluate", context["ds"], context["params"], method="nll")
+
+    @task
+    def train_adagrpo(**context: Any) -> None:
+        steps.run_stage("train", context["ds"], context["params"], method="adagrpo")
+
+    @task
+    def evaluate_adagrpo(**context: Any) -> None:
+        steps.run_stage("evaluate", context["ds"], context["params"], method="adagrpo")
 
     validated = validate_exposures()
     simulate_raw_logs() >> wait_for_raw_logs() >> extract_exposures() >> validated
-    validated >> materialize_features() >> train_ranker()
-    validated >> assign_semantic_ids() >> build_dataset() >> train_policy() >> evaluate_policy()
+    ranker = validated >> materialize_features() >> train_ranker()
+    sft = validated >> assign_semantic_ids() >> build_dataset() >> train_sft() >> evaluate_sft()
+    [sft, ranker] >> train_adagrpo() >> evaluate_adagrpo()
 
 
 adagrpo_retrain()

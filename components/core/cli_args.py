@@ -6,6 +6,8 @@ import argparse
 import typing
 from datetime import date
 
+from components.core.config import PipelineConfig
+
 
 def logical_date(value: str) -> date:
     """A logical date ``YYYY-MM-DD``."""
@@ -31,3 +33,34 @@ def add_method_option(parser: argparse.ArgumentParser, help: str) -> None:
 
     methods = typing.get_args(TrainConfig.model_fields["method"].annotation)
     parser.add_argument("--method", choices=methods, help=help)
+
+
+def add_run_options(parser: argparse.ArgumentParser) -> None:
+    """``--method`` and ``--run``: which training run of the day a command reads."""
+    add_method_option(parser, help="the run this method trains with the config's knobs")
+    parser.add_argument(
+        "--run",
+        metavar="KEY",
+        type=check_run_key,
+        help="the run key, as `adagrpo train` prints it (e.g. method=nll,continued)",
+    )
+
+
+def check_run_key(value: str) -> str:
+    """A run key as ``--run`` and ``--init`` take it."""
+    from components.core.layout import check_run_key as check
+
+    try:
+        return check(value)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def chosen_run(args: argparse.Namespace, config: PipelineConfig) -> str:
+    """The run key ``--run`` names, or the one ``--method`` (default: config) trains."""
+    from components.core.layout import run_key
+
+    if args.run:
+        return str(args.run)
+    method = args.method or config.train.method
+    return run_key(method, config.rl.grpo_weight, config.train.seed, from_init=False)

@@ -155,13 +155,29 @@ class PolicyModelConfig(Section):
         return buckets
 
 
+Method = Literal["nll", "mix", "grpo", "adagrpo", "adagrpo-difficulty", "adagrpo-discriminability"]
+
+
 class TrainConfig(Section):
-    method: Literal["nll"] = Field("nll", description="nll: supervised fine-tuning (SFT)")
+    method: Method = Field(
+        "nll",
+        description="nll: supervised fine-tuning (SFT; continued SFT when started from --init); "
+        "mix: NLL + grpo_weight x GRPO on every sample; grpo: GRPO alone; adagrpo: NLL + "
+        "GRPO gated per sample by difficulty and discriminability; adagrpo-difficulty / "
+        "adagrpo-discriminability: gated by one diagnostic",
+    )
     epochs: int = Field(20, ge=1)
     batch_size: int = Field(256, ge=1, description="Sequences per optimizer step, all devices")
     learning_rate: float = Field(2e-3, gt=0)
     min_lr_ratio: float = Field(0.05, ge=0, le=1, description="Cosine floor, share of the peak")
     warmup_steps: int = Field(200, ge=0)
+    warmup_max_share: float = Field(
+        0.1,
+        ge=0,
+        le=1,
+        description="Warmup lasts at most this share of the run's steps, so that a short run "
+        "still decays instead of ending at the peak learning rate",
+    )
     weight_decay: float = Field(0.1, ge=0)
     grad_clip: float = Field(1.0, gt=0)
     ema_decay: float = Field(
@@ -175,6 +191,72 @@ class TrainConfig(Section):
     log_every: int = Field(50, ge=1, description="Steps between progress lines")
     seed: int = 0
     device: str = Field("auto", description="auto (cuda when present), cpu, cuda, cuda:1, ...")
+
+
+class RLConfig(Section):
+    """Reward-guided training from an SFT run (every method but plain SFT)."""
+
+    steps: int = Field(200, ge=1, le=1_000_000, description="The RL budget: optimizer steps")
+    batch_size: int = Field(
+        256, ge=1, le=65_536, description="N: sequences per step; each one's last item is a sample"
+    )
+    learning_rate: float = Field(2e-4, gt=0, le=1, description="Peak learning rate")
+    warmup_steps: int = Field(10, ge=0, le=100_000)
+    checkpoint_every: int = Field(50, ge=1, description="Steps; the last step always saves")
+    group_size: int = Field(8, ge=2, le=256, description="G: rollouts per sample")
+    rollout: Literal["sample", "beam"] = Field(
+        "sample", description="Sampling at `temperature`, or the G beams of a beam search"
+    )
+    temperature: float = Field(1.0, gt=0, le=10, description="Sampling temperature of rollouts")
+    constrained: bool = Field(
+        True,
+        description="Rollouts restricted to listed items by the SID trie; false lets the policy "
+        "hallucinate, which r_invalid then punishes",
+    )
+    grpo_weight: float = Field(
+        1.0, ge=0, le=100, description="lambda: the weight of the GRPO term beside the NLL"
+    )
+    eps_low: float = Field(0.2, ge=0, le=1, description="Lower clip of the ratio: 1 - eps_low")
+    eps_high: float = Field(0.2, ge=0, le=10, description="Upper clip of the ratio: 1 + eps_high")
+    beta: float = Field(
+        0.0, ge=0, le=10, description="Weight of the k3 KL to the frozen reference (the init)"
+    )
+    advantage: Literal["group_std", "none"] = Field(
+        "group_std", description="Centred rewards over the group's std (GRPO), or only centred"
+    )
+    loss_aggregation: Literal["sequence_mean", "token_sum", "constant"] = Field(
+        "sequence_mean",
+        description="sequence_mean: token mean per rollout (GRPO); token_sum: every token "
+        "weighs the same (DAPO); constant: token sum over G x L (Dr. GRPO)",
+    )
+    reward: Literal["ranker", "hit", "ranker+hit"] = Field(
+        "ranker",
+        description="ranker: the day's click model (the paper's); hit: 1 for the ground truth",
+    )
+    r_invalid: float = Field(
+        0.0, ge=-10, le=10, description="Reward of a hallucinated rollout (0: the lowest P(click))"
+    )
+    difficulty: Literal["rollouts", "probability"] = Field(
+        "rollouts",
+        description="Policy-side difficulty from the rollouts (hit share and entropy), or from "
+        "the policy's probability of the ground truth",
+    )
+    tau_hit: float = Field(
+        0.5, ge=0, le=1, description="Difficult: at most this share of rollouts hit the truth"
+    )
+    tau_ent: float = Field(
+        0.25, ge=0, le=1, description="Difficult: rollout items' normalised entropy at least this"
+    )
+    tau_prob: float = Field(
+        0.5, ge=0, le=1, description="With difficulty=probability: P(truth) at most this"
+    )
+    tau_disc: float = Field(
+        0.8,
+        ge=0,
+        le=1,
+        description="Discriminable: the reward ranks the truth above at least this share of "
+        "the valid negatives (ties count half)",
+    )
 
 
 class EvaluateConfig(Section):
@@ -210,6 +292,7 @@ class PipelineConfig(Section):
     features: FeatureConfig = FeatureConfig()
     policy: PolicyModelConfig = PolicyModelConfig()
     train: TrainConfig = TrainConfig()
+    rl: RLConfig = RLConfig()
     evaluate: EvaluateConfig = EvaluateConfig()
     runner: RunnerConfig = RunnerConfig()
 
@@ -240,7 +323,11 @@ def load_config(
 def _read_yaml(path: Path) -> dict[str, Any]:
     if not path.is_file():
         raise ConfigError(f"config file not found: {path}")
-    data = yaml.safe_load(path.read_text()) or {}
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"config file {path}: cannot read it ({exc})") from None
+    data = _parse_yaml(text, f"config file {path}") or {}
     if not isinstance(data, dict):
         raise ConfigError(f"config file {path} must hold a mapping, got {type(data).__name__}")
     return data
@@ -251,7 +338,8 @@ def _env_overrides(environ: Mapping[str, str]) -> dict[str, Any]:
     for name, value in environ.items():
         if name.startswith(ENV_PREFIX):
             dotted = name[len(ENV_PREFIX) :].lower().replace("__", ".")
-            _deep_merge(merged, _nest(dotted, yaml.safe_load(value)))
+            parsed = _parse_yaml(value, f"environment variable {name}")
+            _deep_merge(merged, _nest(dotted, parsed))
     return merged
 
 
@@ -259,7 +347,18 @@ def _dotted_override(item: str) -> dict[str, Any]:
     key, sep, value = item.partition("=")
     if not sep or not key:
         raise ConfigError(f"override {item!r} must look like section.key=value")
-    return _nest(key.strip(), yaml.safe_load(value))
+    return _nest(key.strip(), _parse_yaml(value, f"--set {item}"))
+
+
+def _parse_yaml(text: str, source: str) -> Any:
+    """``text`` as YAML; a syntax error names ``source`` and the line."""
+    try:
+        return yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        line = f", line {mark.line + 1}" if mark is not None else ""
+        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        raise ConfigError(f"{source}{line}: not valid YAML ({problem})") from None
 
 
 def _nest(dotted: str, value: Any) -> dict[str, Any]:

@@ -5,6 +5,7 @@ A rerun or backfill of a day therefore overwrites exactly that day's outputs.
 
 from __future__ import annotations
 
+import re
 from datetime import date, timedelta
 
 RAW_EXPOSURES = "raw/exposures"  # partitioned by arrival day; late and duplicate events happen
@@ -16,10 +17,42 @@ EMBEDDINGS = "embeddings"  # item embedding cache, keyed by model and a hash of 
 SIDS = "sids"  # versioned codebooks (sids/v=<n>/) and daily item <-> SID maps
 FEATURES = "features"  # Feast offline sources, registry, online store, ranker training rows
 DATASETS = "datasets"  # semantic-ID training sets, one folder per logical date
+MODELS_RANKER = "models/ranker"  # the reward model, one per logical date
+MODELS_POLICY = "models/policy"  # policy training runs: dt=<ds>/method=<method>/
+
+# The command that publishes each dataset, for errors about a missing input (raw logs land
+# from production, or from the simulator or a replay of real data).
+_PRODUCERS = {
+    RAW_EXPOSURES: None,
+    RAW_CATALOG: None,
+    CURATED_EXPOSURES: "extract",
+    QUALITY_EXPOSURES: "validate",
+    SIDS: "semantic-ids",
+    FEATURES: "features",
+    DATASETS: "build-dataset",
+    MODELS_RANKER: "train-ranker",
+    MODELS_POLICY: "train",
+}
 
 
 def partition(dataset: str, dt: date) -> str:
     return f"{dataset}/dt={dt.isoformat()}"
+
+
+def producer_hint(key: str) -> str:
+    """What to run so that ``key`` gets published, e.g. "run `adagrpo extract --ds D` first"."""
+    dataset = next((d for d in _PRODUCERS if key == d or key.startswith(f"{d}/")), None)
+    if dataset is None:
+        return ""
+    stage = _PRODUCERS[dataset]
+    if stage is None:
+        return (
+            "; raw logs have not landed: wait for them, or run `adagrpo simulate` or "
+            "`adagrpo replay`"
+        )
+    day = re.search(r"dt=(\d{4}-\d{2}-\d{2})", key)
+    ds = f" --ds {day.group(1)}" if day else ""
+    return f"; run `adagrpo {stage}{ds}` first"
 
 
 def window(ds: date, days: int) -> list[date]:
@@ -27,3 +60,44 @@ def window(ds: date, days: int) -> list[date]:
     if days < 1:
         raise ValueError(f"a window needs at least one day, got {days}")
     return [ds - timedelta(days=offset) for offset in range(days - 1, -1, -1)]
+
+
+# -- policy runs: models/policy/dt=<ds>/<run key>/ ---------------------------------------------
+
+SFT_KEY = "method=nll"
+WEIGHTED_METHODS = ("mix", "adagrpo", "adagrpo-difficulty", "adagrpo-discriminability")
+
+
+def run_key(method: str, grpo_weight: float, seed: int, from_init: bool) -> str:
+    """The run's folder name: its method and the knobs that tell its variants apart."""
+    parts = [f"method={method}"]
+    if method == "nll" and from_init:
+        parts.append("continued")
+    if method in WEIGHTED_METHODS:
+        parts.append(f"lambda={grpo_weight:g}")
+    if seed:
+        parts.append(f"seed={seed}")
+    return ",".join(parts)
+
+
+def check_run_key(key: str) -> str:
+    """``key`` if it is a run key (``method=...``); a ValueError naming the form otherwise."""
+    if not key.startswith("method=") or "/" in key or key.strip() != key:
+        raise ValueError(f"{key!r} is not a run key like 'method=nll' or 'method=mix,lambda=0.5'")
+    return key
+
+
+def train_command(ds: date, key: str) -> str:
+    """The ``adagrpo train`` call that trains the run ``key`` of ``ds``."""
+    method, *knobs = key.split(",")
+    words = ["adagrpo train", f"--ds {ds.isoformat()}", f"--{method.replace('=', ' ')}"]
+    for knob in knobs:
+        name, _, value = knob.partition("=")
+        words.append(
+            {
+                "continued": f"--init {SFT_KEY}",
+                "lambda": f"--set rl.grpo_weight={value}",
+                "seed": f"--set train.seed={value}",
+            }.get(name, knob)
+        )
+    return " ".join(words)

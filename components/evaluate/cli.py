@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 
-from components.core.cli_args import add_method_option, logical_date
+from components.core.cli_args import add_run_options, chosen_run, logical_date
 from components.core.config import PipelineConfig
 
 
@@ -14,18 +14,18 @@ def register(subparsers: argparse._SubParsersAction, common: argparse.ArgumentPa
         "evaluate",
         parents=[common],
         help=__doc__,
-        description="Score every checkpoint of models/policy/dt=DS/method=METHOD/ on the "
+        description="Score every checkpoint of models/policy/dt=DS/RUN/ on the "
         "validation and test splits: HR@K, NDCG@K and hallucination rate with beam search, "
         "unconstrained and constrained to catalog SIDs; pick the best on validation.",
     )
     parser.add_argument("--ds", required=True, type=logical_date, help="logical date YYYY-MM-DD")
-    add_method_option(parser, help="training run (default: config)")
+    add_run_options(parser)
     parser.set_defaults(handler=run)
 
 
 def run(args: argparse.Namespace, config: PipelineConfig) -> int:
     from components.evaluate.stage import evaluate  # torch: keep --help fast
 
-    summary = evaluate(config, args.ds, args.method or config.train.method)
+    summary = evaluate(config, args.ds, chosen_run(args, config))
     print(json.dumps(summary["best"], indent=2))
     return 0

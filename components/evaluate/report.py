@@ -17,7 +17,7 @@ def render_report(summary: dict[str, Any], results: list[dict[str, Any]], metric
     k = metric.split("@")[1]
     facts = {
         "logical date": summary["ds"],
-        "method": summary["method"],
+        "run": summary["run"],
         "best checkpoint": f"step {best['step']} (epoch {best['epoch']}), {summary['selected_on']}",
         "test, constrained": _headline(best["test"]["constrained"], k),
         "test, unconstrained": _headline(best["test"]["unconstrained"], k),
@@ -35,7 +35,15 @@ def render_report(summary: dict[str, Any], results: list[dict[str, Any]], metric
         "<h2>Checkpoints</h2>",
         _table(results, best["step"]),
     ]
-    return page(f"Policy evaluation, {summary['method']}", facts, body, style=STYLE)
+    if any("admission" in record for record in training):
+        body[2:2] = [
+            "<h2>Reward-guided training</h2>",
+            "<p>Per progress line: the share of samples the gate admitted and of those found "
+            "difficult and discriminable, the groups whose rewards were all equal, the rollouts "
+            "that matched no item, and the mean reward of the valid rollouts.</p>",
+            png_image(_rl_png(training), "admission, diagnostics and rewards by step"),
+        ]
+    return page(f"Policy evaluation, {summary['run']}", facts, body, style=STYLE)
 
 
 def _headline(metrics: dict[str, float], k: str) -> str:
@@ -73,7 +81,8 @@ def _curves_png(
 
     figure = Figure(figsize=(9, 3.6), layout="constrained")
     loss_axes, metric_axes = figure.subplots(1, 2)
-    loss_axes.plot([r["step"] for r in training], [r["loss"] for r in training], color="#1565c0")
+    nll = [float("nan") if r["loss"] is None else r["loss"] for r in training]  # grpo: no NLL
+    loss_axes.plot([r["step"] for r in training], nll, color="#1565c0")
     loss_axes.set_xlabel("step")
     loss_axes.set_ylabel("training NLL per token")
     steps = [r["step"] for r in results]
@@ -85,6 +94,33 @@ def _curves_png(
     metric_axes.set_xlabel("step")
     metric_axes.set_ylabel(metric)
     metric_axes.legend(fontsize=8)
+    return _png(figure)
+
+
+def _rl_png(training: list[dict[str, Any]]) -> bytes:
+    from matplotlib.figure import Figure
+
+    figure = Figure(figsize=(9, 3.6), layout="constrained")
+    shares, rewards = figure.subplots(1, 2)
+    steps = [r["step"] for r in training]
+    for name, color in (
+        ("admission", "#1565c0"),
+        ("difficult", "#ef6c00"),
+        ("discriminable", "#2e7d32"),
+        ("zero_variance", "#757575"),
+        ("hallucination", "#c62828"),
+    ):
+        shares.plot(steps, [r[name] for r in training], color=color, label=name)
+    shares.set_xlabel("step")
+    shares.set_ylabel("share")
+    shares.set_ylim(0, 1)
+    shares.legend(fontsize=8)
+    rewards.plot(steps, [r["reward_mean"] for r in training], color="#6a1b9a", label="mean")
+    rewards.plot(steps, [r["reward_std"] for r in training], ":", color="#6a1b9a",
+                 label="std within groups")  # fmt: skip
+    rewards.set_xlabel("step")
+    rewards.set_ylabel("reward of valid rollouts")
+    rewards.legend(fontsize=8)
     return _png(figure)
 
 

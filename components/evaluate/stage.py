@@ -1,7 +1,7 @@
 """The evaluate stage: every checkpoint of a training run, on validation and test, with beam
 search unconstrained and trie-constrained; the best checkpoint is chosen on validation.
 
-Under ``models/policy/dt=<ds>/method=<method>/evaluation/``: ``checkpoints/step-N.json`` per
+Under ``models/policy/dt=<ds>/<run key>/evaluation/``: ``checkpoints/step-N.json`` per
 checkpoint (kept and reused while the checkpoint's weights and the settings are unchanged, so
 an interrupted evaluation picks up where it stopped), ``summary.json``, ``report.html``, and
 ``_MANIFEST.json`` last.
@@ -17,6 +17,7 @@ import torch
 
 from components.core import partitions
 from components.core.config import EvaluateConfig, PipelineConfig
+from components.core.layout import train_command
 from components.core.storage import open_storage
 from components.datasets.reader import open_dataset
 from components.evaluate.decode import EvalSplit, eval_split, rank_items
@@ -32,15 +33,15 @@ SPLITS = ("valid", "test")
 DECODINGS = ("unconstrained", "constrained")
 
 
-def evaluate(config: PipelineConfig, ds: date, method: str) -> dict[str, Any]:
-    """Evaluate every checkpoint of the ``method`` run of ``ds``; the summary."""
+def evaluate(config: PipelineConfig, ds: date, key: str) -> dict[str, Any]:
+    """Evaluate every checkpoint of the run ``key`` of ``ds``; the summary."""
     storage = open_storage(config.storage)
     settings = config.evaluate
-    run = PolicyRun(storage, ds, method)
+    run = PolicyRun(storage, ds, key)
     if not run.is_complete():
         raise ValueError(
             f"no complete training run at {storage.uri(run.prefix)}: run "
-            f"`adagrpo train --ds {ds.isoformat()} --method {method}` first"
+            f"`{train_command(ds, key)}` first"
         )
     dataset = open_dataset(storage, ds)
     all_items = SidTrie.from_catalog(dataset.catalog, dataset.vocab_sizes, listed_only=False)
@@ -57,8 +58,8 @@ def evaluate(config: PipelineConfig, ds: date, method: str) -> dict[str, Any]:
     results = []
     for step in steps:
         info = run.checkpoint_info(step)
-        key = f"{target}/checkpoints/step-{step:09d}.json"
-        cached = storage.read_json(key) if storage.exists(key) else None
+        scores = f"{target}/checkpoints/step-{step:09d}.json"
+        cached = storage.read_json(scores) if storage.exists(scores) else None
         if (
             cached
             and cached["model_sha256"] == info["model_sha256"]
@@ -70,7 +71,7 @@ def evaluate(config: PipelineConfig, ds: date, method: str) -> dict[str, Any]:
         policy = run.load_policy(step)
         metrics = _checkpoint_metrics(policy, splits, all_items, listed, settings)
         result = {**info, "settings": settings.model_dump(mode="json"), **metrics}
-        storage.write_json(key, result)
+        storage.write_json(scores, result)
         log.info(
             "checkpoint %d: valid %s %.4f, test %s %.4f (constrained), hallucination %.2f%%",
             step, selection, metrics["valid"]["constrained"][selection],
@@ -78,7 +79,7 @@ def evaluate(config: PipelineConfig, ds: date, method: str) -> dict[str, Any]:
             100 * metrics["test"]["unconstrained"]["hallucination_rate"],
         )  # fmt: skip
         results.append(result)
-    summary = _summary(ds, method, results, splits, len(dataset.catalog), selection)
+    summary = _summary(ds, run.key, results, splits, len(dataset.catalog), selection)
     metrics_log = storage.read_bytes(f"{run.prefix}/metrics.jsonl").decode()
     storage.write_json(f"{target}/summary.json", summary)
     storage.write_bytes(
@@ -86,7 +87,7 @@ def evaluate(config: PipelineConfig, ds: date, method: str) -> dict[str, Any]:
     )
     storage.write_json(
         f"{target}/{partitions.MANIFEST}",
-        {"producer": "evaluate", "ds": ds.isoformat(), "method": method,
+        {"producer": "evaluate", "ds": ds.isoformat(), "run": run.key,
          "best_step": summary["best"]["step"]},
     )  # fmt: skip
     return summary
@@ -120,7 +121,7 @@ def _checkpoint_metrics(
 
 def _summary(
     ds: date,
-    method: str,
+    key: str,
     results: list[dict[str, Any]],
     splits: list[EvalSplit],
     items: int,
@@ -129,7 +130,7 @@ def _summary(
     best = max(results, key=lambda r: (r["valid"]["constrained"][selection], -r["step"]))
     return {
         "ds": ds.isoformat(),
-        "method": method,
+        "run": key,
         "selected_on": f"valid constrained {selection}",
         "selection_metric": selection,
         "best": {k: best[k] for k in ("step", "epoch", "model_sha256", "valid", "test")},

@@ -18,9 +18,14 @@ from components.orchestration.runner import StageCall, runner_for
 WINDOWED_STAGES = frozenset({"simulate", "extract", "validate"})
 
 
-def stage_call(stage: str, ds: str, params: Mapping[str, Any]) -> StageCall:
-    """The CLI call of ``stage`` for the run of logical date ``ds``."""
+def stage_call(
+    stage: str, ds: str, params: Mapping[str, Any], method: str | None = None
+) -> StageCall:
+    """The CLI call of ``stage`` for the run of logical date ``ds`` (``method``: the training
+    method a train or evaluate task is about)."""
     args: tuple[str, ...] = ("--ds", ds)
+    if method is not None:
+        args += ("--method", method)
     if stage in WINDOWED_STAGES:
         args += ("--lookback-days", str(int(params["lookback_days"])))
     if stage == "simulate":
@@ -28,8 +33,8 @@ def stage_call(stage: str, ds: str, params: Mapping[str, Any]) -> StageCall:
     return StageCall(stage, args)
 
 
-def run_stage(stage: str, ds: str, params: Mapping[str, Any]) -> None:
-    runner_for(load_config().runner).run(stage_call(stage, ds, params))
+def run_stage(stage: str, ds: str, params: Mapping[str, Any], method: str | None = None) -> None:
+    runner_for(load_config().runner).run(stage_call(stage, ds, params, method))
 
 
 def simulator_enabled() -> bool:

@@ -21,7 +21,12 @@ from components.policy.trie import SidTrie
 @dataclass(frozen=True)
 class Generated:
     items: Tensor  # (N, K, L) token codes of K items per history
-    logprobs: Tensor  # (N, K) log-probability of each item under the decoding distribution
+    token_logprobs: Tensor  # (N, K, L) per token, under the decoding distribution
+
+    @property
+    def logprobs(self) -> Tensor:
+        """(N, K) log-probability of each item under the decoding distribution."""
+        return self.token_logprobs.sum(-1)
 
 
 def _step_logprobs(
@@ -48,21 +53,25 @@ def beam_search(
     logits, cache = model.prefill(history)
     scores = history.new_zeros((n, 1), dtype=torch.float32)  # (N, beams): one empty beam
     items = history.new_zeros((n, 1, 0))
+    token_logprobs = scores.new_zeros((n, 1, 0))
     for step in range(length):
         beams = scores.shape[1]
         logp = _step_logprobs(logits, items.reshape(n * beams, step), trie).view(n, beams, -1)
         candidates = (scores[:, :, None] + logp).view(n, -1)  # (N, beams * V_max)
         scores, flat = candidates.topk(min(beam_width, candidates.shape[1]), dim=1)
         parent, token = flat // logp.shape[2], flat % logp.shape[2]
-        items = torch.cat(
-            [items.gather(1, parent[:, :, None].expand(-1, -1, step)), token[..., None]], 2
+        lineage = parent[:, :, None].expand(-1, -1, step)
+        items = torch.cat([items.gather(1, lineage), token[..., None]], 2)
+        chosen = logp.gather(1, parent[:, :, None].expand(-1, -1, logp.shape[2]))
+        token_logprobs = torch.cat(
+            [token_logprobs.gather(1, lineage), chosen.gather(2, token[..., None])], 2
         )
         if step + 1 < length:
             rows = (torch.arange(n, device=history.device)[:, None] * beams + parent).view(-1)
             cache = cache.select(rows, group=token.shape[1])
             logits, cache = model.extend(token.view(-1, 1), cache)
             logits = logits[:, 0]
-    return Generated(items, scores)
+    return Generated(items, token_logprobs)
 
 
 @torch.no_grad()
@@ -83,31 +92,42 @@ def sample(
     cache = cache.expand(num_samples)
     logits = logits.repeat_interleave(num_samples, dim=0)
     items = history.new_zeros((n * num_samples, 0))
-    total = history.new_zeros(n * num_samples, dtype=torch.float32)
+    steps = []
     for step in range(length):
         logp = _step_logprobs(logits, items, trie, temperature)
         token = torch.multinomial(logp.exp(), 1, generator=generator)  # (rows, 1)
-        total = total + logp.gather(1, token)[:, 0]
+        steps.append(logp.gather(1, token)[:, 0])
         items = torch.cat([items, token], 1)
         if step + 1 < length:
             logits, cache = model.extend(token, cache)
             logits = logits[:, 0]
-    return Generated(items.view(n, num_samples, length), total.view(n, num_samples))
+    token_logprobs = torch.stack(steps, 1).view(n, num_samples, length)
+    return Generated(items.view(n, num_samples, length), token_logprobs)
 
 
-def sequence_logprob(model: Policy, history: Tensor, items: Tensor) -> Tensor:
+def sequence_logprob(
+    model: Policy,
+    history: Tensor,
+    items: Tensor,
+    temperature: float = 1.0,
+    trie: SidTrie | None = None,
+) -> Tensor:
     """Teacher-forced per-token log-probs of given items, with gradient (GRPO, NLL).
 
     ``items`` (N, L) or (N, K, L): one or K items per history; the history is encoded once and
     shared through the cache. Returns the shape of ``items``; sum the last axis for an item's
-    log-probability. Unconstrained: the policy's own distribution.
+    log-probability. With ``temperature`` and ``trie``, under the distribution ``sample`` draws
+    from, so that a ratio against the sampler's log-probs is exact.
     """
     single = items.ndim == 2
     grouped = items[:, None] if single else items
     n, k, length = grouped.shape
+    flat = grouped.reshape(n * k, length).long()
     first, cache = model.prefill(history)
-    rest, _ = model.extend(grouped.reshape(n * k, length)[:, :-1], cache.expand(k))
+    rest, _ = model.extend(flat[:, :-1], cache.expand(k))
     logits = torch.cat([first.repeat_interleave(k, dim=0)[:, None], rest], 1)  # (N*K, L, V_max)
-    logp = F.log_softmax(logits, dim=-1).gather(2, grouped.reshape(n * k, length, 1).long())
+    logp = torch.stack(
+        [_step_logprobs(logits[:, p], flat[:, :p], trie, temperature) for p in range(length)], 1
+    ).gather(2, flat[..., None])
     out = logp.view(n, k, length)
     return out[:, 0] if single else out

@@ -32,19 +32,25 @@ class RankerScorer:
         encoder: FeatureEncoder,
         snapshots: dict[str, pd.DataFrame],
         batch_size: int = 4096,
+        weights_sha256: str | None = None,
     ) -> None:
-        """``snapshots``: each view's features, indexed by its join key, Feast-named columns."""
+        """``snapshots``: each view's features, indexed by its join key, Feast-named columns;
+        ``weights_sha256`` names the published model it scores with (None: an unpublished one)."""
         self.model = model.eval()
         self.encoder = encoder
         self.snapshots = snapshots
         self.batch_size = batch_size
+        self.weights_sha256 = weights_sha256
 
     @classmethod
     def load(cls, storage: Storage, ds: date) -> RankerScorer:
         """The ranker published for ``ds``, with the feature snapshots of ``ds``."""
         loaded = load_ranker(storage, ds)
         windows = loaded.config["windows_days"]
-        return cls(loaded.model, loaded.encoder, read_snapshots(storage, ds, windows))
+        snapshots = read_snapshots(storage, ds, windows)
+        return cls(
+            loaded.model, loaded.encoder, snapshots, weights_sha256=loaded.config["weights_sha256"]
+        )
 
     def score(
         self, user_ids: Sequence[int] | np.ndarray, item_ids: Sequence[int] | np.ndarray

@@ -1,21 +1,30 @@
-"""A policy training run and its checkpoints, under ``models/policy/dt=<ds>/method=<method>/``.
+"""A policy training run and its checkpoints, under ``models/policy/dt=<ds>/<run key>/``.
+
+The run key names the method and the knobs that tell its variants apart (``run_key``):
+``method=nll`` (SFT), ``method=nll,continued``, ``method=mix,lambda=0.5``,
+``method=adagrpo,lambda=1,seed=2``, ...
 
 ```
-spec.json                      what the run trains (policy shape, settings, dataset): a rerun
-                               with other settings must say --restart
+spec.json                      what the run trains (policy shape, settings, dataset)
 checkpoints/step-000000500/    model.safetensors      the policy weights (their moving average
                                                       when train.ema_decay > 0)
                                trainer.safetensors    optimizer moments, RNG states per rank,
                                                       the trained weights when averaged
                                state.json             step, data position, scheduler, policy
-                                                      config, metrics so far, sha256s
+                                                      config, metrics so far
+                               _MANIFEST.json         the sha256 of each of the three
 metrics.jsonl                  the training log up to the newest checkpoint
 _MANIFEST.json                 written last: the run is complete
 ```
 
+A run is trained as an *attempt* beside it, ``models/policy/dt=<ds>/_attempts/<run key>/
+<spec digest>/``, and published as the run only when complete: a retrain with other settings
+never destroys the finished run, which stays readable until its replacement is whole, and a
+killed attempt resumes from its own newest checkpoint.
+
 Each checkpoint is committed with its own manifest, so a run killed while saving leaves the
 previous checkpoint as the newest. Nothing is unpickled: tensors are safetensors, the rest JSON,
-and weights are checked against their recorded sha256 before use.
+and every file is checked against its recorded sha256 before use.
 """
 
 from __future__ import annotations
@@ -31,13 +40,12 @@ from safetensors.torch import load as load_tensors
 from safetensors.torch import save as save_tensors
 
 from components.core import partitions
-from components.core.layout import partition
+from components.core.layout import MODELS_POLICY, check_run_key, partition
 from components.core.storage import Storage
 from components.policy.model import FORMAT as POLICY_FORMAT
 from components.policy.model import Policy, PolicyConfig
-from components.ranker.artifacts import ArtifactIntegrityError
 
-MODELS_POLICY = "models/policy"
+ATTEMPTS = "_attempts"
 MODEL_FILE = "model.safetensors"
 TRAINER_FILE = "trainer.safetensors"
 STATE_FILE = "state.json"
@@ -66,9 +74,17 @@ class Checkpoint:
 
 
 class PolicyRun:
-    def __init__(self, storage: Storage, ds: date, method: str) -> None:
-        self.storage, self.ds, self.method = storage, ds, method
-        self.prefix = f"{partition(MODELS_POLICY, ds)}/method={method}"
+    def __init__(self, storage: Storage, ds: date, key: str, prefix: str | None = None) -> None:
+        self.storage, self.ds, self.key = storage, ds, check_run_key(key)
+        self.prefix = prefix or f"{partition(MODELS_POLICY, ds)}/{key}"
+
+    def attempts_prefix(self) -> str:
+        return f"{partition(MODELS_POLICY, self.ds)}/{ATTEMPTS}/{self.key}"
+
+    def attempt(self, spec: dict[str, Any]) -> PolicyRun:
+        """Where the run of ``spec`` trains until it completes (see the module docstring)."""
+        digest = hashlib.sha256(json.dumps(spec, sort_keys=True).encode()).hexdigest()[:16]
+        return PolicyRun(self.storage, self.ds, self.key, f"{self.attempts_prefix()}/{digest}")
 
     def checkpoint_key(self, step: int) -> str:
         return f"{self.prefix}/checkpoints/{STEP_PREFIX}{step:09d}"
@@ -98,13 +114,13 @@ class PolicyRun:
     def manifest(self) -> dict[str, Any]:
         return partitions.read_manifest(self.storage, self.prefix)
 
-    def complete(self, summary: dict[str, Any]) -> None:
-        """Mark the run complete (the manifest lists every file under the run)."""
-        files = [key[len(self.prefix) + 1 :] for key in self.storage.list_keys(self.prefix)]
+    def promote(self, attempt: PolicyRun, summary: dict[str, Any]) -> None:
+        """Publish the finished ``attempt`` as this run, replacing any earlier one (and its
+        evaluation) at once; the run's other attempts are superseded and removed."""
         manifest: dict[str, Any] = {"producer": "train", "ds": self.ds.isoformat()}
-        manifest.update(summary, method=self.method)
-        manifest["files"] = sorted(f for f in files if "/_" not in f"/{f}")
-        self.storage.write_json(f"{self.prefix}/{partitions.MANIFEST}", manifest)
+        manifest.update(summary, run=self.key)
+        partitions.publish(self.storage, attempt.prefix, self.prefix, manifest)
+        self.storage.delete_prefix(self.attempts_prefix())
 
     def clear(self) -> None:
         self.storage.delete_prefix(self.prefix)
@@ -123,7 +139,6 @@ class PolicyRun:
         """Commit a checkpoint of ``policy``; with ``average`` (its moving average), the average
         is the checkpoint's model and the trained weights go with the trainer's state."""
         weights = _weights(policy if average is None else average)
-        sha256 = hashlib.sha256(weights).hexdigest()
         optimizer_state = optimizer.state_dict()
         tensors = {
             f"optimizer.{index}.{name}": value.cpu().contiguous()
@@ -138,7 +153,6 @@ class PolicyRun:
             "epoch": state.epoch,
             "batch": state.batch,
             "policy": policy_config_json(policy.config),
-            "model_sha256": sha256,
             "optimizer_param_groups": optimizer_state["param_groups"],
             "scheduler": scheduler.state_dict(),
             "metrics": state.metrics,
@@ -148,7 +162,7 @@ class PolicyRun:
             self.storage,
             self.checkpoint_key(state.step),
             {MODEL_FILE: weights, TRAINER_FILE: save_tensors(tensors), STATE_FILE: document},
-            {"producer": "train", "step": state.step, "model_sha256": sha256},
+            {"producer": "train", "step": state.step},
         )
         self.storage.write_bytes(f"{self.prefix}/metrics.jsonl", metrics)
 
@@ -161,21 +175,22 @@ class PolicyRun:
 
     def checkpoint_info(self, step: int) -> dict[str, Any]:
         """Step, epoch, weights digest and training loss of a checkpoint (the training loop
-        logs a progress line at every checkpoint step)."""
+        logs a progress line at every checkpoint step), after checking every file of it."""
+        manifest = partitions.verify_files(self.storage, self.checkpoint_key(step))
         document = self._state_document(step)
         last = document["metrics"][-1] if document["metrics"] else {}
         return {
             "step": step,
             "epoch": last.get("epoch"),
-            "model_sha256": document["model_sha256"],
+            "model_sha256": manifest["sha256"][MODEL_FILE],
             "train_loss": last.get("loss"),
         }
 
     def load_policy(self, step: int) -> Policy:
-        """The policy of checkpoint ``step`` in eval mode, after checking its weights."""
+        """The policy of checkpoint ``step`` in eval mode, after checking its files."""
         document = self._state_document(step)
         policy = Policy(policy_config_from_json(document["policy"]))
-        policy.load_state_dict(self._verified_weights(step, document), strict=True)
+        policy.load_state_dict(load_tensors(self._read(step, MODEL_FILE)), strict=True)
         return policy.eval()
 
     def load(self, step: int, policy: Policy, average: torch.nn.Module | None = None) -> Checkpoint:
@@ -185,10 +200,8 @@ class PolicyRun:
         uri = self.storage.uri(self.checkpoint_key(step))
         if policy_config_from_json(document["policy"]) != policy.config:
             raise ValueError(f"{uri}: other policy shape")
-        published = self._verified_weights(step, document)
-        tensors = load_tensors(
-            self.storage.read_bytes(f"{self.checkpoint_key(step)}/{TRAINER_FILE}")
-        )
+        published = load_tensors(self._read(step, MODEL_FILE))
+        tensors = load_tensors(self._read(step, TRAINER_FILE))
         moments: dict[int, dict[str, torch.Tensor]] = {}
         rng, trained = {}, {}
         for key, value in tensors.items():
@@ -217,21 +230,14 @@ class PolicyRun:
         return Checkpoint(state, optimizer, document["scheduler"], rng)
 
     def _state_document(self, step: int) -> dict[str, Any]:
-        key = self.checkpoint_key(step)
-        partitions.read_manifest(self.storage, key)  # raises unless committed
-        document: dict[str, Any] = self.storage.read_json(f"{key}/{STATE_FILE}")
+        document: dict[str, Any] = json.loads(self._read(step, STATE_FILE))
         return document
 
-    def _verified_weights(self, step: int, document: dict[str, Any]) -> dict[str, torch.Tensor]:
-        key = f"{self.checkpoint_key(step)}/{MODEL_FILE}"
-        weights = self.storage.read_bytes(key)
-        actual = hashlib.sha256(weights).hexdigest()
-        if actual != document["model_sha256"]:
-            raise ArtifactIntegrityError(
-                f"{self.storage.uri(key)}: sha256 {actual} != recorded "
-                f"{document['model_sha256']}; refusing to load"
-            )
-        return load_tensors(weights)
+    def _read(self, step: int, name: str) -> bytes:
+        """A file of checkpoint ``step``; raises unless committed and intact."""
+        key = self.checkpoint_key(step)
+        manifest = partitions.read_manifest(self.storage, key)
+        return partitions.read_verified(self.storage, key, name, manifest)
 
 
 def _tensors(module: torch.nn.Module) -> dict[str, torch.Tensor]:

@@ -1,11 +1,12 @@
-"""``adagrpo train``: train the SID-token policy on the day's training set (SFT: --method nll)."""
+"""``adagrpo train``: train the SID-token policy on the day's training set: SFT (--method nll),
+or from an SFT run with NLL, GRPO and AdaGRPO (the other methods)."""
 
 from __future__ import annotations
 
 import argparse
 import json
 
-from components.core.cli_args import add_method_option, logical_date
+from components.core.cli_args import add_method_option, check_run_key, logical_date
 from components.core.config import PipelineConfig
 
 
@@ -13,13 +14,22 @@ def register(subparsers: argparse._SubParsersAction, common: argparse.ArgumentPa
     parser = subparsers.add_parser(
         "train",
         parents=[common],
-        help=__doc__,
+        help=__doc__.splitlines()[0],
         description="Train the policy on datasets/dt=DS/train, checkpointing to "
-        "models/policy/dt=DS/method=METHOD/; a killed run resumes from its newest checkpoint. "
+        "models/policy/dt=DS/RUN/ (the run key, e.g. method=adagrpo,lambda=1); a killed run "
+        "resumes from its newest checkpoint. Every method but nll starts from the best "
+        "checkpoint of an evaluated run (--init) and is rewarded by the day's ranker (rl.*). "
         "Under torchrun every process trains a share of each batch (DDP).",
     )
     parser.add_argument("--ds", required=True, type=logical_date, help="logical date YYYY-MM-DD")
     add_method_option(parser, help="training method (default: config)")
+    parser.add_argument(
+        "--init",
+        metavar="RUN",
+        type=check_run_key,
+        help="the run to start from, its best checkpoint on validation (default for every "
+        "method but nll: method=nll, the day's SFT run; with nll: continue it with the RL budget)",
+    )
     parser.add_argument("--device", help="auto, cpu, cuda, ... (default: config)")
     parser.add_argument("--restart", action="store_true", help="discard checkpoints, start over")
     parser.set_defaults(handler=run)
@@ -30,6 +40,8 @@ def run(args: argparse.Namespace, config: PipelineConfig) -> int:
 
     updates = {"method": args.method, "device": args.device}
     settings = config.train.model_copy(update={k: v for k, v in updates.items() if v})
-    manifest = train(config.model_copy(update={"train": settings}), args.ds, args.restart)
+    manifest = train(
+        config.model_copy(update={"train": settings}), args.ds, args.restart, args.init
+    )
     print(json.dumps({k: v for k, v in manifest.items() if k != "files"}, indent=2))
     return 0

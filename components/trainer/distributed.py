@@ -4,10 +4,14 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
+from typing import TypeVar
 
+import numpy as np
 import torch
 import torch.distributed as dist
 from torch import Tensor
+
+Rows = TypeVar("Rows", Tensor, np.ndarray)
 
 
 @dataclass(frozen=True)
@@ -36,7 +40,7 @@ class Workers:
     def is_main(self) -> bool:
         return self.rank == 0
 
-    def shard(self, batch: Tensor) -> Tensor:
+    def shard(self, batch: Rows) -> Rows:
         """This worker's rows of a global batch."""
         return batch[self.rank :: self.world]
 

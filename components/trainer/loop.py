@@ -1,16 +1,19 @@
-"""The SFT training loop, nanoGPT style: AdamW, warmup + cosine, gradient clipping, bf16 autocast
-on CUDA, DDP under torchrun, an optional moving average of the weights, a checkpoint every N
-steps and an exact resume from the newest one.
+"""The training loop of every method, nanoGPT style: AdamW, warmup + cosine, gradient clipping,
+bf16 autocast on CUDA, DDP under torchrun, an optional moving average of the weights, a
+checkpoint every N steps and an exact resume from the newest one. What a step minimises is the
+``Objective``'s business (``objective.py``); the loop only steps it.
 
 Resume is exact because everything a step depends on is restored or derived: the weights (and
-their average), AdamW's moments, the scheduler, every worker's RNG (dropout), and the data
-position, whose batches are a function of ``(seed, epoch)`` only.
+their average), AdamW's moments, the scheduler, every worker's RNG (dropout), the data position,
+whose batches are a function of ``(seed, epoch)`` only, and the rollouts, drawn from generators
+seeded by ``(seed, step, rank)``.
 """
 
 from __future__ import annotations
 
 import logging
 import time
+from dataclasses import dataclass
 from typing import Any
 
 import torch
@@ -18,48 +21,94 @@ import torch.distributed as dist
 from torch.nn.parallel import DistributedDataParallel
 from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 
-from components.core.config import TrainConfig
-from components.policy.model import PAD, Policy
+from components.core.config import RLConfig, TrainConfig
+from components.policy.model import Policy
 from components.trainer.checkpoints import PolicyRun, TrainingState
 from components.trainer.distributed import Workers
-from components.trainer.objective import NextItemNLL
-from components.trainer.schedule import warmup_cosine
-from components.trainer.sequences import Sequences, iterate
+from components.trainer.objective import Objective
+from components.trainer.rl import Stats
+from components.trainer.schedule import capped_warmup, warmup_cosine
+from components.trainer.sequences import Sequences
 
 log = logging.getLogger(__name__)
 
 
+@dataclass(frozen=True)
+class Budget:
+    """How long and how fast a run trains: SFT by epochs, RL methods by a step budget."""
+
+    steps: int
+    batch_size: int
+    learning_rate: float
+    warmup_steps: int
+    checkpoint_every: int
+
+    @classmethod
+    def supervised(cls, settings: TrainConfig, sequences: Sequences) -> Budget:
+        steps = settings.epochs * sequences.batches_per_epoch(settings.batch_size)
+        return cls(
+            steps,
+            settings.batch_size,
+            settings.learning_rate,
+            settings.warmup_steps,
+            settings.checkpoint_every,
+        )
+
+    @classmethod
+    def reinforced(cls, settings: RLConfig) -> Budget:
+        return cls(
+            settings.steps,
+            settings.batch_size,
+            settings.learning_rate,
+            settings.warmup_steps,
+            settings.checkpoint_every,
+        )
+
+
+class TrainingDiverged(ValueError):
+    """A loss became NaN or infinite; the message names the step."""
+
+
 def train_policy(
-    policy: Policy, sequences: Sequences, settings: TrainConfig, run: PolicyRun, workers: Workers
+    policy: Policy,
+    sequences: Sequences,
+    settings: TrainConfig,
+    budget: Budget,
+    objective: Objective,
+    run: PolicyRun,
+    workers: Workers,
 ) -> TrainingState:
-    """Train ``policy`` (resuming from ``run``'s newest checkpoint) and return the final state."""
+    """Train ``policy`` on ``objective`` for ``budget`` (resuming from ``run``'s newest
+    checkpoint) and return the final state."""
     policy.to(workers.device).train()
-    objective: torch.nn.Module = NextItemNLL(policy)
+    model: torch.nn.Module = objective.module
     if workers.world > 1:
         device_ids = [workers.device.index] if workers.device.type == "cuda" else None
-        objective = DistributedDataParallel(objective, device_ids=device_ids)
-    optimizer = adamw(policy, settings)
-    per_epoch = sequences.batches_per_epoch(settings.batch_size)
-    total_steps = settings.epochs * per_epoch
-    schedule = warmup_cosine(settings.warmup_steps, total_steps, settings.min_lr_ratio)
+        # Rollouts gate samples per worker: a step may leave some parameters without gradient.
+        model = DistributedDataParallel(
+            model, device_ids=device_ids, find_unused_parameters=objective.rollouts is not None
+        )
+    optimizer = adamw(policy, settings, budget.learning_rate)
+    per_epoch = sequences.batches_per_epoch(budget.batch_size)
+    warmup = capped_warmup(budget.warmup_steps, budget.steps, settings.warmup_max_share)
+    schedule = warmup_cosine(warmup, budget.steps, settings.min_lr_ratio)
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, schedule)
     average = _weight_average(policy, settings.ema_decay)
     state = _resume(run, policy, average, optimizer, scheduler, workers) or TrainingState(0, 0, 0)
-    if state.step >= total_steps:
-        return state
 
     use_bf16 = workers.device.type == "cuda"
-    meter = _Meter(state.step, total_steps, per_epoch, sequences.tokens_per_item)
-    for epoch in range(state.epoch, settings.epochs):
-        skip = state.batch if epoch == state.epoch else 0
-        for number, codes, targets in iterate(
-            sequences, epoch, settings.seed, settings.batch_size, skip
-        ):
-            normalizer = (targets != PAD).sum().item() / workers.world
-            codes = workers.shard(codes).to(workers.device, non_blocking=True)
-            targets = workers.shard(targets).to(workers.device, non_blocking=True)
+    meter = _Meter(state.step, budget.steps, per_epoch, sequences.tokens_per_item)
+    while state.step < budget.steps:
+        batches = sequences.epoch_batches(state.epoch, settings.seed, budget.batch_size)
+        for number in range(state.batch, len(batches)):
+            batch, prepared = objective.batch(sequences, batches[number], state.step, workers)
             with torch.autocast(workers.device.type, dtype=torch.bfloat16, enabled=use_bf16):
-                loss = objective(codes, targets, normalizer)
+                loss, stats = model(batch)
+            if not torch.isfinite(loss):
+                raise TrainingDiverged(
+                    f"step {state.step + 1}: the loss is {loss.item()}; lower the learning "
+                    f"rate, or the GRPO weight, and train again (--restart)"
+                )
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             grad_norm = torch.nn.utils.clip_grad_norm_(policy.parameters(), settings.grad_clip)
@@ -67,12 +116,12 @@ def train_policy(
             scheduler.step()
             if average is not None:
                 average.update_parameters(policy)
-            done = number + 1 == per_epoch
-            state = TrainingState(state.step + 1, epoch + done, 0 if done else number + 1,
+            done = number + 1 == len(batches)
+            state = TrainingState(state.step + 1, state.epoch + done, 0 if done else number + 1,
                                   state.metrics)  # fmt: skip
-            meter.add(loss.detach() * normalizer, grad_norm.detach(), targets)
+            meter.add({**prepared, **stats}, grad_norm.detach(), len(batches[number]))
             # Every checkpoint ends with a progress line, so it records its own loss and epoch.
-            save = state.step % settings.checkpoint_every == 0 or state.step == total_steps
+            save = state.step % budget.checkpoint_every == 0 or state.step == budget.steps
             if state.step % settings.log_every == 0 or save:
                 record = meter.flush(state.step, float(scheduler.get_last_lr()[0]), workers)
                 state.metrics.append(record)
@@ -80,6 +129,8 @@ def train_policy(
                     log.info(meter.describe(record))
             if save:
                 _save(run, policy, average, optimizer, scheduler, state, workers)
+            if state.step == budget.steps:
+                break
     return state
 
 
@@ -91,7 +142,7 @@ def _weight_average(policy: Policy, decay: float) -> AveragedModel | None:
     return AveragedModel(policy, multi_avg_fn=get_ema_multi_avg_fn(decay))
 
 
-def adamw(policy: Policy, settings: TrainConfig) -> torch.optim.AdamW:
+def adamw(policy: Policy, settings: TrainConfig, learning_rate: float) -> torch.optim.AdamW:
     """AdamW with weight decay on matrices and embeddings only (not on biases and norms)."""
     matrices = [p for p in policy.parameters() if p.dim() >= 2]
     vectors = [p for p in policy.parameters() if p.dim() < 2]
@@ -99,7 +150,7 @@ def adamw(policy: Policy, settings: TrainConfig) -> torch.optim.AdamW:
         {"params": matrices, "weight_decay": settings.weight_decay},
         {"params": vectors, "weight_decay": 0.0},
     ]
-    return torch.optim.AdamW(groups, lr=settings.learning_rate, betas=(0.9, 0.98))
+    return torch.optim.AdamW(groups, lr=learning_rate, betas=(0.9, 0.98))
 
 
 def _resume(
@@ -146,50 +197,61 @@ def _save(
 
 
 class _Meter:
-    """Loss, gradient norm and throughput since the last progress line."""
+    """Losses, rollout statistics, gradient norm and throughput since the last progress line."""
 
     def __init__(self, step: int, total_steps: int, per_epoch: int, tokens_per_item: int) -> None:
-        self.total_steps, self.per_epoch, self.tokens_per_item = (
-            total_steps,
-            per_epoch,
-            tokens_per_item,
-        )
+        self.total_steps, self.per_epoch = total_steps, per_epoch
+        self.tokens_per_item = tokens_per_item
         self.started = self.since = time.perf_counter()
         self.first_step = step
         self._reset()
 
     def _reset(self) -> None:
-        self.nll_sum = torch.zeros(())
+        self.sums: dict[str, tuple[torch.Tensor, torch.Tensor]] = {}
         self.grad_sum = torch.zeros(())
         self.steps = 0
-        self.tokens = torch.zeros((), dtype=torch.long)
+        self.sequences = 0
 
-    def add(self, nll_sum: torch.Tensor, grad_norm: torch.Tensor, targets: torch.Tensor) -> None:
-        """One step of this worker: its summed NLL, the (shared) gradient norm, its targets."""
-        # Summed on the device: no host sync per step.
-        self.nll_sum = self.nll_sum.to(nll_sum.device) + nll_sum.float()
+    def add(self, stats: Stats, grad_norm: torch.Tensor, sequences: int) -> None:
+        """One step of this worker: its statistics (total, count), the (shared) gradient norm
+        and the whole batch's sequences."""
+        # Summed where they are (the device, for the loss): no host sync per step.
+        for name, (total, count) in stats.items():
+            old_total, old_count = self.sums.get(name, (torch.zeros(()), torch.zeros(())))
+            self.sums[name] = (
+                old_total.to(total.device) + total.float(),
+                old_count.to(count.device) + count.float(),
+            )
         self.grad_sum = self.grad_sum.to(grad_norm.device) + grad_norm.float()
-        self.tokens = self.tokens.to(targets.device) + (targets != PAD).sum()
         self.steps += 1
+        self.sequences += sequences
 
     def flush(self, step: int, lr: float, workers: Workers) -> dict[str, Any]:
-        totals = torch.stack([self.nll_sum, self.grad_sum, self.tokens.float()]).to(workers.device)
+        names = sorted(self.sums)
+        values = [self.grad_sum]
+        for name in names:
+            values.extend(self.sums[name])
+        totals = torch.stack([v.to(workers.device) for v in values])
         if workers.world > 1:
-            dist.all_reduce(totals)  # NLL and tokens of every worker; the norm, world times
-        nll, grad, tokens = totals.tolist()
+            dist.all_reduce(totals)  # every worker's sums; the norm, world times
+        grad, *pairs = totals.tolist()
         now = time.perf_counter()
         seconds = now - self.since
-        examples = tokens / self.tokens_per_item  # predicted items, i.e. one-target examples
-        record = {
+        record: dict[str, Any] = {
             "step": step,
             "epoch": round(step / self.per_epoch, 3),
-            "loss": nll / max(tokens, 1.0),
+            "loss": None,
             "lr": lr,
             "grad_norm": grad / workers.world / self.steps,
-            "examples_per_s": examples / seconds,
-            "tokens_per_s": tokens / seconds,
-            "elapsed_s": now - self.started,
         }
+        for name, total, count in zip(names, pairs[::2], pairs[1::2], strict=True):
+            record[name] = total / count if count else None
+        if "loss" in self.sums:  # predicted items, i.e. one-target examples
+            tokens = pairs[2 * names.index("loss") + 1]
+            record["examples_per_s"] = tokens / self.tokens_per_item / seconds
+            record["tokens_per_s"] = tokens / seconds
+        record["sequences_per_s"] = self.sequences / seconds
+        record["elapsed_s"] = now - self.started
         self.since = now
         self._reset()
         return record
@@ -197,8 +259,15 @@ class _Meter:
     def describe(self, record: dict[str, Any]) -> str:
         done = record["step"] - self.first_step
         left = (self.total_steps - record["step"]) * record["elapsed_s"] / max(done, 1)
-        return (
-            f"step {record['step']:,}/{self.total_steps:,} epoch {record['epoch']:.2f} "
-            f"loss {record['loss']:.4f} lr {record['lr']:.2e} |g| {record['grad_norm']:.2f} "
-            f"{record['examples_per_s']:,.0f} examples/s ETA {left:.0f}s"
-        )
+        parts = [f"step {record['step']:,}/{self.total_steps:,} epoch {record['epoch']:.2f}"]
+        if record["loss"] is not None:
+            parts.append(f"loss {record['loss']:.4f}")
+        if "grpo_loss" in record:
+            parts.append(
+                f"grpo {record['grpo_loss']:+.4f} admitted {record['admission']:.0%} "
+                f"reward {record['reward_mean']:.4f} flat {record['zero_variance']:.0%} "
+                f"halluc {record['hallucination']:.1%}"
+            )
+        parts.append(f"lr {record['lr']:.2e} |g| {record['grad_norm']:.2f}")
+        parts.append(f"{record['sequences_per_s']:,.0f} seq/s ETA {left:.0f}s")
+        return " ".join(parts)

@@ -17,3 +17,11 @@ def warmup_cosine(warmup_steps: int, total_steps: int, min_ratio: float) -> Call
         return min_ratio + (1 - min_ratio) * 0.5 * (1 + math.cos(math.pi * progress))
 
     return multiplier
+
+
+def capped_warmup(warmup_steps: int, total_steps: int, max_share: float) -> int:
+    """``warmup_steps``, but at most ``max_share`` of the run (and at least one step when any
+    warmup is asked for, so that the first update is not taken at the peak rate)."""
+    if warmup_steps == 0:
+        return 0
+    return max(1, min(warmup_steps, int(max_share * total_steps)))

@@ -13,7 +13,6 @@ grouped to avoid padding, so a resumed run sees exactly the batches the killed r
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from dataclasses import dataclass
 
 import numpy as np
@@ -31,6 +30,8 @@ class Sequences:
     codes: Tensor  # (M, S * L) int64, right-padded with PAD
     items: Tensor  # (M,) items in each sequence (the first is context only)
     tokens_per_item: int
+    users: Tensor  # (M,) the user of each sequence (the reward scores their history)
+    last_items: Tensor  # (M,) item id of each sequence's last item: the RL ground truth
 
     def __len__(self) -> int:
         return len(self.items)
@@ -54,6 +55,20 @@ class Sequences:
             batches.extend(chunk[i : i + batch_size] for i in range(0, len(chunk), batch_size))
         return [batches[i] for i in rng.permutation(len(batches))]
 
+    def last_examples(self, index: np.ndarray) -> tuple[Tensor, Tensor]:
+        """Each sequence's last item as one example: its history (B, H * L) left-padded with PAD,
+        as generation takes it, and its codes (B, L)."""
+        length = self.tokens_per_item
+        rows = torch.from_numpy(index)
+        codes, items = self.codes[rows], self.items[rows]
+        width = self.codes.shape[1] - length
+        end = (items - 1) * length  # where each last item starts
+        columns = torch.arange(width)[None, :] - (width - end)[:, None]  # right-aligned history
+        history = codes.gather(1, columns.clamp(min=0))
+        history = history.masked_fill(columns < 0, PAD)
+        target = codes.gather(1, end[:, None] + torch.arange(length)[None, :])
+        return history, target
+
     def batch(self, index: np.ndarray) -> tuple[Tensor, Tensor]:
         """Codes (B, T) trimmed to the longest sequence, and the targets: the same codes with
         PAD over each sequence's first item (context, never predicted)."""
@@ -65,8 +80,9 @@ class Sequences:
 
 
 def fold_examples(examples: pa.Table, tokens_per_item: int, max_history: int) -> Sequences:
-    """Fold one-target examples (``user_id, target_index, history_sids, target_sid``) into
-    sequences; ``max_history`` is the history cap the examples were built with."""
+    """Fold one-target examples (``user_id, target_index, history_sids, target_sid,
+    target_item_id``) into sequences; ``max_history`` is the history cap the examples were
+    built with."""
     if examples.num_rows == 0:
         raise ValueError("no training examples to fold into sequences")
     users = np.asarray(examples.column("user_id"), dtype=np.int64)
@@ -96,13 +112,12 @@ def fold_examples(examples: pa.Table, tokens_per_item: int, max_history: int) ->
     codes[np.arange(len(keep))[:, None], target_columns] = np.asarray(
         target.flatten(), dtype=np.int64
     ).reshape(-1, tokens_per_item)
-    return Sequences(torch.from_numpy(codes), torch.from_numpy(items), tokens_per_item)
-
-
-def iterate(
-    sequences: Sequences, epoch: int, seed: int, batch_size: int, skip: int = 0
-) -> Iterator[tuple[int, Tensor, Tensor]]:
-    """``(batch number, codes, targets)`` of one epoch, starting after ``skip`` batches."""
-    for number, index in enumerate(sequences.epoch_batches(epoch, seed, batch_size)):
-        if number >= skip:
-            yield (number, *sequences.batch(index))
+    return Sequences(
+        torch.from_numpy(codes),
+        torch.from_numpy(items),
+        tokens_per_item,
+        users=torch.from_numpy(users[keep]),
+        last_items=torch.from_numpy(
+            np.array(examples.column("target_item_id").take(keep), dtype=np.int64)
+        ),
+    )

@@ -1,26 +1,36 @@
-"""The train stage for one logical date: fold the dataset into sequences, train, mark complete.
+"""The train stage for one logical date: fold the dataset into sequences, train, publish.
 
-A run is keyed by ``(ds, method)``. Rerunning a complete run with the same spec does nothing;
-a killed run resumes from its newest checkpoint; a run whose spec changed (other settings, or a
-rebuilt dataset) starts over, saying which settings changed.
+A run is keyed by ``(ds, run key)`` (``checkpoints.run_key``). Rerunning a complete run with
+the same spec does nothing. Otherwise training happens in an attempt beside the run, keyed by
+the spec (``checkpoints.py``): a killed attempt resumes from its newest checkpoint, and a run
+whose spec changed (other settings, a rebuilt dataset, a republished SFT run or ranker) is
+replaced only when its successor completes, so a finished model is never lost to a rerun.
 """
 
 from __future__ import annotations
 
 import logging
 import time
+from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
 import torch
 
+from components.core import partitions
 from components.core.config import PipelineConfig
-from components.core.storage import open_storage
+from components.core.layout import SFT_KEY, run_key, train_command
+from components.core.storage import Storage, open_storage
 from components.datasets.reader import SidDataset, open_dataset
 from components.policy.model import Policy, PolicyConfig
+from components.policy.trie import SidTrie
+from components.ranker.scorer import RankerScorer
 from components.trainer.checkpoints import PolicyRun, policy_config_json
 from components.trainer.distributed import Workers
-from components.trainer.loop import train_policy
+from components.trainer.loop import Budget, train_policy
+from components.trainer.objective import Objective, PolicyLoss
+from components.trainer.rewards import make_reward
+from components.trainer.rl import RolloutPhase
 from components.trainer.sequences import fold_examples
 
 log = logging.getLogger(__name__)
@@ -29,42 +39,95 @@ log = logging.getLogger(__name__)
 RUNTIME_SETTINGS = ("device", "log_every", "checkpoint_every")
 
 
-def train(config: PipelineConfig, ds: date, restart: bool = False) -> dict[str, Any]:
-    """Train the policy of ``ds`` with ``config.train.method``; the run's manifest summary."""
+@dataclass(frozen=True)
+class StartingPoint:
+    """The checkpoint an RL run starts from and keeps, frozen, as its reference policy."""
+
+    run: PolicyRun
+    step: int
+    model_sha256: str
+
+    @classmethod
+    def best_of(cls, run: PolicyRun) -> StartingPoint:
+        """The run's best checkpoint on validation, as its evaluation chose it."""
+        ds = run.ds.isoformat()
+        if not run.is_complete():
+            raise ValueError(
+                f"no complete run to start from at {run.storage.uri(run.prefix)}: run "
+                f"`{train_command(run.ds, run.key)}` first"
+            )
+        evaluation = f"{run.prefix}/evaluation"
+        if not partitions.is_published(run.storage, evaluation):
+            raise ValueError(
+                f"{run.storage.uri(run.prefix)} is not evaluated, so it has no best checkpoint "
+                f"to start from: run `adagrpo evaluate --ds {ds} --run {run.key}` first"
+            )
+        step = int(partitions.read_manifest(run.storage, evaluation)["best_step"])
+        return cls(run, step, run.checkpoint_info(step)["model_sha256"])
+
+    def load(self) -> Policy:
+        return self.run.load_policy(self.step)
+
+    def to_json(self) -> dict[str, Any]:
+        return {"run": self.run.key, "step": self.step, "model_sha256": self.model_sha256}
+
+
+def train(
+    config: PipelineConfig, ds: date, restart: bool = False, init: str | None = None
+) -> dict[str, Any]:
+    """Train the policy of ``ds`` with ``config.train.method``: SFT from scratch for ``nll``,
+    every other method (and ``nll`` given ``init``) from the best checkpoint of the run
+    ``init`` (default: the day's SFT run). The run's manifest summary."""
     storage = open_storage(config.storage)
     settings = config.train
+    reinforced = settings.method != "nll" or init is not None
     workers = Workers.start(settings.device)
     try:
         dataset = open_dataset(storage, ds)
-        policy_config = PolicyConfig(
-            vocab_sizes=dataset.vocab_sizes,
-            max_history_items=dataset.max_history,
-            **config.policy.model_dump(),
+        key = run_key(settings.method, config.rl.grpo_weight, settings.seed, reinforced)
+        run = PolicyRun(storage, ds, key)
+        start = (
+            StartingPoint.best_of(PolicyRun(storage, ds, init or SFT_KEY)) if reinforced else None
         )
-        run = PolicyRun(storage, ds, settings.method)
-        spec = _spec(config, dataset, policy_config)
-        if workers.is_main:
-            _prepare(run, spec, restart)
-        workers.barrier()
-        if run.is_complete():
+        scorer = _scorer(config, storage, ds) if reinforced else None
+        policy_config = (
+            start.run.policy_config()
+            if start
+            else PolicyConfig(
+                vocab_sizes=dataset.vocab_sizes,
+                max_history_items=dataset.max_history,
+                **config.policy.model_dump(),
+            )
+        )
+        spec = _spec(config, dataset, policy_config, start, scorer)
+        if not restart and run.is_complete() and run.read_spec() == spec:
             log.info("%s is already trained; --restart trains it again", storage.uri(run.prefix))
             return run.manifest()
+        attempt = run.attempt(spec)
+        if workers.is_main:
+            _prepare(run, attempt, spec, restart)
+        workers.barrier()
 
         sequences = fold_examples(
             dataset.split("train"), policy_config.tokens_per_item, dataset.max_history
         )
         log.info(
             "training %s on %s: %d sequences holding %d targets, %s x %d worker(s)",
-            settings.method, ds, len(sequences), sequences.targets, workers.device, workers.world,
+            key, ds, len(sequences), sequences.targets, workers.device, workers.world,
         )  # fmt: skip
         torch.manual_seed(settings.seed)  # the same initial weights on every worker
-        policy = Policy(policy_config)
+        policy = start.load().train() if start else Policy(policy_config)
         torch.manual_seed(settings.seed + workers.rank)  # each worker its own dropout noise
+        if start:
+            objective = _reinforced(config, dataset, policy, start, scorer, workers)
+            budget = Budget.reinforced(config.rl)
+        else:
+            objective, budget = Objective.supervised(policy), Budget.supervised(settings, sequences)
         started = time.perf_counter()
-        state = train_policy(policy, sequences, settings, run, workers)
+        state = train_policy(policy, sequences, settings, budget, objective, attempt, workers)
         summary = {
             "final_step": state.step,
-            "checkpoints": run.checkpoint_steps(),
+            "checkpoints": attempt.checkpoint_steps(),
             "final_loss": state.metrics[-1]["loss"] if state.metrics else None,
             "train_targets": sequences.targets,
             "device": str(workers.device),
@@ -73,16 +136,61 @@ def train(config: PipelineConfig, ds: date, restart: bool = False) -> dict[str, 
             "parameters": sum(p.numel() for p in policy.parameters()),
         }
         if workers.is_main:
-            run.complete(summary)
+            run.promote(attempt, summary)
         workers.barrier()
         return run.manifest()
     finally:
         workers.stop()
 
 
-def _spec(config: PipelineConfig, dataset: SidDataset, policy: PolicyConfig) -> dict[str, Any]:
+def _scorer(config: PipelineConfig, storage: Storage, ds: date) -> RankerScorer | None:
+    """The day's ranker, when the reward needs it."""
+    return RankerScorer.load(storage, ds) if config.rl.reward != "hit" else None
+
+
+def _reinforced(
+    config: PipelineConfig,
+    dataset: SidDataset,
+    policy: Policy,
+    start: StartingPoint,
+    scorer: RankerScorer | None,
+    workers: Workers,
+) -> Objective:
+    """The objective of an RL method: rollouts from the policy, rewards, the gate, the loss."""
+    settings = config.rl
+    method = config.train.method
+    listed = SidTrie.from_catalog(dataset.catalog, dataset.vocab_sizes).to(workers.device)
+    catalog = SidTrie.from_catalog(dataset.catalog, dataset.vocab_sizes, listed_only=False)
+    reference = None
+    if settings.beta > 0:
+        reference = start.load().to(workers.device).requires_grad_(False)
+    trie = listed if settings.constrained else None
+    loss = PolicyLoss(policy, method, settings, trie)
+    if method == "nll":  # continued SFT: the same budget, no rollouts
+        return Objective(loss)
+    rollouts = RolloutPhase(
+        policy,
+        reference,
+        make_reward(settings.reward, scorer),
+        settings,
+        method,
+        catalog,
+        listed,
+        config.train.seed,
+        workers.rank,
+    )
+    return Objective(loss, rollouts)
+
+
+def _spec(
+    config: PipelineConfig,
+    dataset: SidDataset,
+    policy: PolicyConfig,
+    start: StartingPoint | None,
+    scorer: RankerScorer | None,
+) -> dict[str, Any]:
     settings = config.train.model_dump(mode="json", exclude=set(RUNTIME_SETTINGS))
-    return {
+    spec: dict[str, Any] = {
         "policy": policy_config_json(policy),
         "train": settings,
         "dataset": {
@@ -91,21 +199,28 @@ def _spec(config: PipelineConfig, dataset: SidDataset, policy: PolicyConfig) -> 
             "published_at": dataset.manifest["published_at"],
         },
     }
+    if start is not None:  # what a republished SFT run or ranker must not resume into
+        spec["rl"] = config.rl.model_dump(mode="json", exclude=set(RUNTIME_SETTINGS))
+        spec["init"] = start.to_json()
+        spec["ranker"] = {"weights_sha256": scorer.weights_sha256} if scorer else None
+    return spec
 
 
-def _prepare(run: PolicyRun, spec: dict[str, Any], restart: bool) -> None:
-    """Clear the run when asked to or when its spec changed; record the spec."""
-    previous = run.read_spec()
-    if previous is not None and (restart or previous != spec):
-        if not restart:
-            log.warning(
-                "%s was trained with other settings (%s): starting over",
-                run.storage.uri(run.prefix),
-                ", ".join(_differences(previous, spec)),
-            )
-        run.clear()
-    if run.read_spec() is None:
-        run.write_spec(spec)
+def _prepare(run: PolicyRun, attempt: PolicyRun, spec: dict[str, Any], restart: bool) -> None:
+    """Start the attempt over when asked to, record its spec, say what it will replace."""
+    if restart:
+        attempt.clear()
+    if attempt.read_spec() is None:
+        attempt.write_spec(spec)
+    previous = run.read_spec() if run.is_complete() else None
+    if previous is not None and previous != spec:
+        log.warning(
+            "%s was trained with other settings (%s): training aside in %s; the finished run "
+            "stays as it is until this one completes",
+            run.storage.uri(run.prefix),
+            ", ".join(_differences(previous, spec)),
+            run.storage.uri(attempt.prefix),
+        )
 
 
 def _differences(before: dict[str, Any], after: dict[str, Any], path: str = "") -> list[str]:

@@ -37,7 +37,7 @@ def run_dag(tmp_path: Path, **settings: str) -> subprocess.CompletedProcess[str]
 
 
 def test_dag_runs_every_stage(tmp_path: Path) -> None:
-    completed = run_dag(tmp_path)
+    completed = run_dag(tmp_path, rl__steps="12", rl__checkpoint_every="6")
 
     assert completed.returncode == 0, completed.stdout[-4000:] + completed.stderr[-4000:]
     storage = open_storage(StorageConfig(root=str(tmp_path / "root")))
@@ -56,6 +56,15 @@ def test_dag_runs_every_stage(tmp_path: Path) -> None:
     summary = storage.read_json(f"{policy}/evaluation/summary.json")
     assert summary["best"]["step"] == best
     assert summary["best"]["test"]["constrained"]["hallucination_rate"] == 0.0
+    adagrpo = f"models/policy/dt={DS}/method=adagrpo,lambda=1"
+    spec = storage.read_json(f"{adagrpo}/spec.json")
+    assert spec["init"]["run"] == "method=nll" and spec["init"]["step"] == best
+    ranker = read_manifest(storage, f"models/ranker/dt={DS}")
+    assert spec["ranker"]["weights_sha256"] == ranker["weights_sha256"]
+    rl = [json.loads(line) for line in storage.read_bytes(f"{adagrpo}/metrics.jsonl").splitlines()]
+    assert rl[-1]["step"] == read_manifest(storage, adagrpo)["final_step"]
+    assert {"grpo_loss", "admission", "reward_mean", "zero_variance"} <= rl[-1].keys()
+    assert read_manifest(storage, f"{adagrpo}/evaluation")["run"] == "method=adagrpo,lambda=1"
 
 
 def test_bad_data_fails_the_run_and_is_never_blessed(tmp_path: Path) -> None:

@@ -71,8 +71,9 @@ def test_evaluate_scores_every_checkpoint_and_reuses_its_scores(
     assert [path.name for path in step_files] == [f"step-{step:09d}.json" for step in steps]
     results = [read_json(path) for path in step_files]
     for step, result in zip(steps, results, strict=True):
-        state = read_json(root / RUN / "checkpoints" / f"step-{step:09d}" / "state.json")
-        assert result["step"] == step and result["model_sha256"] == state["model_sha256"]
+        checkpoint = read_json(root / RUN / "checkpoints" / f"step-{step:09d}" / "_MANIFEST.json")
+        assert result["step"] == step
+        assert result["model_sha256"] == checkpoint["sha256"]["model.safetensors"]
         assert result["settings"]["ks"] == list(KS) and result["settings"]["batch_size"] == 64
         for split in ("valid", "test"):
             assert set(result[split]) == {"unconstrained", "constrained"}
@@ -93,7 +94,7 @@ def test_evaluate_scores_every_checkpoint_and_reuses_its_scores(
     assert f"step {best['step']}" in report
     manifest = read_json(root / EVALUATION / "_MANIFEST.json")
     assert manifest["producer"] == "evaluate" and manifest["ds"] == DS
-    assert manifest["method"] == "nll" and manifest["best_step"] == best["step"]
+    assert manifest["run"] == "method=nll" and manifest["best_step"] == best["step"]
 
     # A rerun reads the scores back: make the first checkpoint the best on validation.
     tampered = {**results[0], "valid": {**results[0]["valid"]}}
@@ -112,6 +113,19 @@ def test_evaluate_scores_every_checkpoint_and_reuses_its_scores(
     assert "already evaluated" not in sampled.stderr
     assert read_json(root / EVALUATION / "summary.json")["users"] == {"valid": 50, "test": 50}
     assert read_json(step_files[0])["valid"]["constrained"]["ndcg@10"] < 1.0
+
+    # A checkpoint corrupted after it was evaluated is refused, never reused as evaluated.
+    weights = root / RUN / "checkpoints" / f"step-{steps[0]:09d}" / "model.safetensors"
+    data = bytearray(weights.read_bytes())
+    data[-3] ^= 0x01
+    weights.write_bytes(bytes(data))
+    published = (root / EVALUATION / "summary.json").read_bytes()
+    corrupted = adagrpo(*evaluate_args(root, "evaluate.max_users=50"), timeout=120)
+    assert corrupted.returncode == 2, corrupted.stderr[-3000:]
+    assert f"step-{steps[0]:09d}/model.safetensors: sha256" in corrupted.stderr
+    assert "Traceback" not in corrupted.stderr and "already evaluated" not in corrupted.stderr
+    assert (root / EVALUATION / "summary.json").read_bytes() == published
+    assert not (root / EVALUATION / "_MANIFEST.json").exists()
 
 
 def test_evaluate_without_a_training_run_names_train(tmp_path: Path) -> None:

@@ -18,6 +18,7 @@ from typing import Any
 import pytest
 from safetensors.torch import load_file
 
+from components.core.layout import SFT_KEY
 from components.core.storage import LocalStorage
 from components.policy.model import FORMAT as POLICY_FORMAT
 from components.trainer.checkpoints import MODEL_FILE, TRAINER_FILE, PolicyRun
@@ -74,7 +75,37 @@ def manifest(root: Path) -> dict[str, Any]:
 
 
 def committed_steps(root: Path) -> list[int]:
-    return PolicyRun(LocalStorage(root), date.fromisoformat(DS), "nll").checkpoint_steps()
+    return PolicyRun(LocalStorage(root), date.fromisoformat(DS), SFT_KEY).checkpoint_steps()
+
+
+def attempts(root: Path) -> list[PolicyRun]:
+    """The training attempts in progress beside the run (one per spec)."""
+    run = PolicyRun(LocalStorage(root), date.fromisoformat(DS), SFT_KEY)
+    folders = sorted((root / run.attempts_prefix()).glob("*"))
+    return [PolicyRun(run.storage, run.ds, run.key, str(f.relative_to(root))) for f in folders]
+
+
+def kill_after_first_checkpoint(root: Path, settings: tuple[str, ...], log_path: Path) -> None:
+    """Start training and SIGKILL it as soon as its attempt commits a first checkpoint."""
+    with log_path.open("w") as log:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "components.cli", *train_args(root, *settings)],
+            cwd=REPO,
+            env=environment(),
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+        try:
+            deadline = time.monotonic() + 120
+            while not any(attempt.checkpoint_steps() for attempt in attempts(root)):
+                assert process.poll() is None, log_path.read_text()[-3000:]
+                assert time.monotonic() < deadline, "no checkpoint within 120 s"
+                time.sleep(0.005)
+            process.send_signal(signal.SIGKILL)
+        finally:
+            process.kill()
+            process.wait()
+    assert process.returncode == -signal.SIGKILL, "the run ended before the kill: train longer"
 
 
 @needs_dataset
@@ -88,28 +119,10 @@ def test_a_killed_run_resumes_to_the_same_weights(tiny_dataset: Path, tmp_path: 
         "train.log_every=10",
     )
     killed = fresh_root(tiny_dataset, tmp_path / "killed")
-    first_checkpoint = killed / RUN / "checkpoints" / "step-000000020" / "_MANIFEST.json"
-    with (tmp_path / "killed.log").open("w") as log:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "components.cli", *train_args(killed, *settings)],
-            cwd=REPO,
-            env=environment(),
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-        try:
-            deadline = time.monotonic() + 120
-            while not first_checkpoint.exists():
-                assert process.poll() is None, (tmp_path / "killed.log").read_text()[-3000:]
-                assert time.monotonic() < deadline, "no checkpoint within 120 s"
-                time.sleep(0.005)
-            process.send_signal(signal.SIGKILL)
-        finally:
-            process.kill()
-            process.wait()
-    assert process.returncode == -signal.SIGKILL, "the run ended before the kill: train longer"
-    assert not (killed / RUN / "_MANIFEST.json").exists()
-    survived = committed_steps(killed)
+    kill_after_first_checkpoint(killed, settings, tmp_path / "killed.log")
+    assert not (killed / RUN).exists()  # nothing is published before the run completes
+    [attempt] = attempts(killed)
+    survived = attempt.checkpoint_steps()
     assert survived and survived[0] == 20
 
     resumed = succeeded(adagrpo(*train_args(killed, *settings)))
@@ -169,13 +182,13 @@ def test_ddp_on_two_cpu_workers(tiny_dataset: Path, tmp_path: Path) -> None:
     assert math.isfinite(summary["final_loss"])
     trainer = load_file(root / RUN / "checkpoints" / "step-000000006" / TRAINER_FILE)
     assert {"rng.rank0.cpu", "rng.rank1.cpu"} <= trainer.keys()
-    run = PolicyRun(LocalStorage(root), date.fromisoformat(DS), "nll")
+    run = PolicyRun(LocalStorage(root), date.fromisoformat(DS), SFT_KEY)
     policy = run.load_policy(6)
     assert all(parameter.isfinite().all() for parameter in policy.parameters())
 
 
 @needs_dataset
-def test_rerun_does_nothing_and_a_changed_setting_starts_over(
+def test_rerun_does_nothing_and_a_changed_setting_trains_aside_then_replaces(
     tiny_dataset: Path, tmp_path: Path
 ) -> None:
     root = fresh_root(tiny_dataset, tmp_path / "root")
@@ -193,19 +206,42 @@ def test_rerun_does_nothing_and_a_changed_setting_starts_over(
     assert "already trained" in runtime_only.stderr
 
     changed = succeeded(adagrpo(*train_args(root, *settings, "train.learning_rate=0.001")))
-    assert "starting over" in changed.stderr
+    assert "training aside" in changed.stderr
     assert "train.learning_rate: 0.002 -> 0.001" in changed.stderr
     assert "resuming from" not in changed.stderr
     spec = json.loads((root / RUN / "spec.json").read_text())
     assert spec["train"]["learning_rate"] == 0.001
     assert (root / RUN / "_MANIFEST.json").read_bytes() != committed
     assert manifest(root)["final_step"] == committed_steps(root)[-1]
+    assert attempts(root) == []  # the finished attempt became the run
 
     # A run saved by an older model format (weights this version cannot load) is retrained.
     spec["policy"]["format"] = 1
     (root / RUN / "spec.json").write_text(json.dumps(spec))
     upgraded = succeeded(adagrpo(*train_args(root, *settings, "train.learning_rate=0.001")))
     assert f"policy.format: 1 -> {POLICY_FORMAT}" in upgraded.stderr
+
+
+@needs_dataset
+def test_a_killed_retrain_with_other_settings_leaves_the_finished_model_usable(
+    tiny_dataset: Path, tmp_path: Path
+) -> None:
+    root = fresh_root(tiny_dataset, tmp_path / "root")
+    settings = ("train.epochs=1", "train.batch_size=32", "train.checkpoint_every=3")
+    succeeded(adagrpo(*train_args(root, *settings)))
+    evaluation = ("evaluate", "--root", str(root), "--ds", DS, "--set", "evaluate.max_users=20")
+    succeeded(adagrpo(*evaluation))
+    finished = {p.relative_to(root): p.read_bytes() for p in (root / RUN).rglob("*") if p.is_file()}
+
+    # A forgotten --config: other settings, killed before they finish.
+    other = ("train.epochs=30", "train.batch_size=16", "train.checkpoint_every=20")
+    kill_after_first_checkpoint(root, other, tmp_path / "killed.log")
+
+    after = {p.relative_to(root): p.read_bytes() for p in (root / RUN).rglob("*") if p.is_file()}
+    assert after == finished  # byte for byte, evaluation included
+    assert "already evaluated" in succeeded(adagrpo(*evaluation)).stderr
+    [attempt] = attempts(root)
+    assert attempt.checkpoint_steps()[0] == 20
 
 
 def test_train_without_a_dataset_names_build_dataset(tmp_path: Path) -> None:

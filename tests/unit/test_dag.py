@@ -35,11 +35,13 @@ def test_task_graph(dag) -> None:  # type: ignore[no-untyped-def]
         "extract_exposures": ["validate_exposures"],
         "validate_exposures": ["assign_semantic_ids", "materialize_features"],
         "materialize_features": ["train_ranker"],
-        "train_ranker": [],
+        "train_ranker": ["train_adagrpo"],
         "assign_semantic_ids": ["build_dataset"],
-        "build_dataset": ["train_policy"],
-        "train_policy": ["evaluate_policy"],
-        "evaluate_policy": [],
+        "build_dataset": ["train_sft"],
+        "train_sft": ["evaluate_sft"],
+        "evaluate_sft": ["train_adagrpo"],
+        "train_adagrpo": ["evaluate_adagrpo"],
+        "evaluate_adagrpo": [],
     }
 
 

@@ -47,6 +47,11 @@ def test_stage_calls_carry_logical_date_and_params(stage: str, args: tuple[str, 
     assert steps.stage_call(stage, "2026-11-03", params) == StageCall(stage, args)
 
 
+def test_training_calls_name_their_method() -> None:
+    call = steps.stage_call("train", "2026-11-03", {"lookback_days": 3}, method="adagrpo")
+    assert call == StageCall("train", ("--ds", "2026-11-03", "--method", "adagrpo"))
+
+
 def test_run_stage_uses_the_configured_runner(monkeypatch: pytest.MonkeyPatch) -> None:
     runner = RecordingRunner()
     monkeypatch.setattr(steps, "runner_for", lambda config: runner)

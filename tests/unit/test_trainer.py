@@ -3,6 +3,7 @@ and an exact resume."""
 
 from __future__ import annotations
 
+import hashlib
 import itertools
 import json
 import logging
@@ -18,17 +19,24 @@ import torch
 
 from components.core import partitions
 from components.core.config import TrainConfig
+from components.core.layout import SFT_KEY
+from components.core.partitions import ArtifactIntegrityError
 from components.core.storage import LocalStorage
 from components.policy.model import FORMAT as POLICY_FORMAT
 from components.policy.model import PAD, Policy, PolicyConfig
-from components.ranker.artifacts import ArtifactIntegrityError
 from components.trainer import loop
-from components.trainer.checkpoints import MODEL_FILE, STATE_FILE, PolicyRun, TrainingState
+from components.trainer.checkpoints import (
+    MODEL_FILE,
+    STATE_FILE,
+    TRAINER_FILE,
+    PolicyRun,
+    TrainingState,
+)
 from components.trainer.distributed import Workers
-from components.trainer.loop import adamw, train_policy
-from components.trainer.objective import NextItemNLL
-from components.trainer.schedule import warmup_cosine
-from components.trainer.sequences import Sequences, fold_examples, iterate
+from components.trainer.loop import Budget, adamw, train_policy
+from components.trainer.objective import NextItemNLL, Objective
+from components.trainer.schedule import capped_warmup, warmup_cosine
+from components.trainer.sequences import Sequences, fold_examples
 
 DS = date(2026, 11, 3)
 CPU = Workers(0, 1, torch.device("cpu"))
@@ -52,6 +60,7 @@ def examples(items_per_user: dict[int, int], max_history: int) -> pa.Table:
                 token for h in range(max(0, index - max_history), index) for token in sid(user, h)
             ],
             "target_sid": sid(user, index),
+            "target_item_id": 100 * user + index,
         }
         for user, count in items_per_user.items()
         for index in range(1, count)
@@ -62,6 +71,7 @@ def examples(items_per_user: dict[int, int], max_history: int) -> pa.Table:
             ("target_index", pa.int32()),
             ("history_sids", pa.list_(pa.int32())),
             ("target_sid", pa.list_(pa.int32())),
+            ("target_item_id", pa.int64()),
         ]
     )
     return pa.Table.from_pylist(rows, schema)
@@ -95,6 +105,17 @@ def test_fold_examples_covers_every_target_once_with_exact_rows() -> None:
     ]
     assert sequences.items.tolist() == [2, 3, 3, 3, 2]
     assert sequences.codes.dtype == torch.int64
+    assert sequences.users.tolist() == [1, 1, 1, 2, 3]
+    assert sequences.last_items.tolist() == [101, 103, 105, 202, 301]
+
+
+def test_last_examples_are_each_sequence_last_item_with_its_left_padded_history() -> None:
+    sequences = fold_examples(examples({1: 6, 2: 3, 3: 2}, max_history=2), 2, 2)
+
+    history, target = sequences.last_examples(np.array([0, 2, 4]))
+
+    assert history.tolist() == [[PAD, PAD, 1, 0], [1, 3, 1, 4], [PAD, PAD, 3, 0]]
+    assert target.tolist() == [[1, 1], [1, 5], [3, 1]]
 
 
 def test_fold_examples_does_not_depend_on_row_order() -> None:
@@ -144,7 +165,7 @@ def random_sequences(count: int, seed: int = 0, tokens_per_item: int = 2) -> Seq
         codes[row, : n * tokens_per_item] = torch.from_numpy(
             rng.integers(0, 4, n * tokens_per_item)
         )
-    return Sequences(codes, items, tokens_per_item)
+    return Sequences(codes, items, tokens_per_item, torch.arange(count), torch.arange(count))
 
 
 @pytest.mark.parametrize(("count", "batch_size"), [(50, 4), (300, 2)], ids=["one window", "many"])
@@ -168,20 +189,6 @@ def test_epoch_batches_are_a_shuffle_determined_by_seed_and_epoch(
         assert sorted(np.concatenate(batches).tolist()) == list(range(count))
 
 
-def test_iterate_skips_batches_without_changing_them() -> None:
-    sequences = random_sequences(40)
-    full = list(iterate(sequences, epoch=2, seed=3, batch_size=4))
-    rest = list(iterate(sequences, epoch=2, seed=3, batch_size=4, skip=6))
-
-    assert [number for number, _, _ in rest] == list(range(6, 10))
-    for (n1, codes1, targets1), (n2, codes2, targets2) in zip(full[6:], rest, strict=True):
-        assert n1 == n2
-        assert torch.equal(codes1, codes2) and torch.equal(targets1, targets2)
-
-
-# -- learning-rate schedule -------------------------------------------------------------------
-
-
 def test_warmup_cosine_shape() -> None:
     multiplier = warmup_cosine(warmup_steps=10, total_steps=100, min_ratio=0.1)
 
@@ -193,6 +200,17 @@ def test_warmup_cosine_shape() -> None:
     assert multiplier(55) == pytest.approx(0.1 + 0.9 * 0.5)  # halfway through the decay
     assert multiplier(500) == pytest.approx(0.1), "stays at the floor"
     assert warmup_cosine(0, 10, 0.0)(0) == 1.0
+
+
+def test_a_short_run_warms_up_for_its_share_of_steps_and_then_decays() -> None:
+    # The demo's shape: 186 steps with a 200-step warmup would end at the peak rate.
+    warmup = capped_warmup(warmup_steps=200, total_steps=186, max_share=0.1)
+    multiplier = warmup_cosine(warmup, total_steps=186, min_ratio=0.05)
+
+    assert warmup == 18
+    assert multiplier(17) == 1.0 and multiplier(185) < 0.06
+    assert capped_warmup(800, 11_070, 0.1) == 800  # a long run keeps its warmup
+    assert capped_warmup(200, 5, 0.1) == 1 and capped_warmup(0, 5, 0.1) == 0
 
 
 # -- checkpoints ------------------------------------------------------------------------------
@@ -220,9 +238,9 @@ def saved_run(root: Path) -> tuple[PolicyRun, Policy, torch.optim.Optimizer]:
     """A run with checkpoints at steps 1 and 2 (one optimizer step each, so AdamW has state)."""
     torch.manual_seed(0)
     policy = Policy(POLICY)
-    optimizer = adamw(policy, settings())
+    optimizer = adamw(policy, settings(), settings().learning_rate)
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, warmup_cosine(2, 10, 0.1))
-    run = PolicyRun(LocalStorage(root), DS, "nll")
+    run = PolicyRun(LocalStorage(root), DS, SFT_KEY)
     sequences = random_sequences(8)
     for step in (1, 2):
         codes, targets = sequences.batch(np.arange(8))
@@ -250,7 +268,7 @@ def test_checkpoint_round_trip(tmp_path: Path) -> None:
     checkpoint = run.load(2, fresh)
     assert checkpoint.state == TrainingState(2, 0, 2, [])
     assert_same_weights(fresh, policy)
-    optimizer = adamw(fresh, settings())
+    optimizer = adamw(fresh, settings(), settings().learning_rate)
     optimizer.load_state_dict(checkpoint.optimizer)
     assert optimizer.state_dict()["state"].keys() == original.state_dict()["state"].keys()
     for index, moments in original.state_dict()["state"].items():
@@ -259,17 +277,20 @@ def test_checkpoint_round_trip(tmp_path: Path) -> None:
     assert checkpoint.rng.keys() == {"rank0.cpu"}
 
 
-def test_tampered_weights_are_refused(tmp_path: Path) -> None:
+@pytest.mark.parametrize("name", [MODEL_FILE, TRAINER_FILE, STATE_FILE])
+def test_a_flipped_byte_in_any_checkpoint_file_is_refused_naming_the_file(
+    tmp_path: Path, name: str
+) -> None:
     run, _, _ = saved_run(tmp_path)
-    path = tmp_path / run.checkpoint_key(2) / MODEL_FILE
+    path = tmp_path / run.checkpoint_key(2) / name
     data = bytearray(path.read_bytes())
-    data[-3] ^= 0x01  # one bit of the last tensor
+    data[-3] ^= 0x01  # one bit near the end
     path.write_bytes(bytes(data))
 
-    with pytest.raises(ArtifactIntegrityError, match="sha256"):
-        run.load_policy(2)
-    with pytest.raises(ArtifactIntegrityError):
+    with pytest.raises(ArtifactIntegrityError, match=rf"{name}: sha256 .* recorded"):
         run.load(2, Policy(POLICY))
+    with pytest.raises(ArtifactIntegrityError, match=name):
+        run.checkpoint_info(2)
     run.load_policy(1)  # the other checkpoint is untouched
 
 
@@ -278,7 +299,11 @@ def test_a_checkpoint_of_an_older_model_format_asks_for_retraining(tmp_path: Pat
     state = tmp_path / run.checkpoint_key(2) / STATE_FILE
     document = json.loads(state.read_text())
     document["policy"]["format"] = POLICY_FORMAT - 1
-    state.write_text(json.dumps(document))
+    state.write_bytes(json.dumps(document).encode())
+    manifest_path = tmp_path / run.checkpoint_key(2) / partitions.MANIFEST
+    manifest = json.loads(manifest_path.read_text())  # published that way, checksums and all
+    manifest["sha256"][STATE_FILE] = hashlib.sha256(state.read_bytes()).hexdigest()
+    manifest_path.write_text(json.dumps(manifest))
 
     older = rf"format {POLICY_FORMAT - 1} .*`adagrpo train --restart`"
     with pytest.raises(ValueError, match=older):
@@ -324,14 +349,16 @@ def patterned_sequences(count: int = 48, seed: int = 0) -> Sequences:
         for i in range(n):
             codes[row, 2 * i : 2 * i + 2] = torch.tensor([a, b])
             a, b = (a + 1) % 4, (a + b) % 4
-    return Sequences(codes, items, 2)
+    return Sequences(codes, items, 2, torch.arange(count), torch.arange(count))
 
 
 def train(root: Path, seed: int = 0, **update: object) -> tuple[Policy, TrainingState, PolicyRun]:
     torch.manual_seed(seed)
     policy = Policy(POLICY)
-    run = PolicyRun(LocalStorage(root), DS, "nll")
-    state = train_policy(policy, patterned_sequences(), settings(**update), run, CPU)
+    run = PolicyRun(LocalStorage(root), DS, SFT_KEY)
+    sequences, chosen = patterned_sequences(), settings(**update)
+    budget = Budget.supervised(chosen, sequences)
+    state = train_policy(policy, sequences, chosen, budget, Objective.supervised(policy), run, CPU)
     return policy, state, run
 
 

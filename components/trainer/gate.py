@@ -1,0 +1,106 @@
+"""AdaGRPO's admission gate: two rollout diagnostics per sample and the binary gate they make.
+
+- Policy-side difficulty: the policy is unsure about the sample. ``rollouts`` (default): at most
+  ``tau_hit`` of the G rollouts are the ground truth and the normalised entropy of the rollout
+  items is at least ``tau_ent``; ``probability``: the policy's own probability of the ground
+  truth is at most ``tau_prob``.
+- Reward discriminability: the reward ranks the ground truth above the rollout negatives, i.e.
+  the share of valid rollouts other than the ground truth that score strictly below it (ties
+  count half) is at least ``tau_disc``. A sample without a valid negative is not discriminable:
+  nothing says the reward could tell the truth apart.
+
+Everything is computed without gradient from what the rollout phase already has.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import torch
+from torch import Tensor
+
+METHOD_GATES = {
+    # method: (uses difficulty, uses discriminability); None: no GRPO term at all.
+    "nll": None,
+    "mix": (False, False),
+    "grpo": (False, False),
+    "adagrpo": (True, True),
+    "adagrpo-difficulty": (True, False),
+    "adagrpo-discriminability": (False, True),
+}
+
+
+@dataclass(frozen=True)
+class Diagnostics:
+    hit_share: Tensor  # (N,) share of rollouts equal to the ground truth
+    entropy: Tensor  # (N,) normalised entropy of the rollout items, in [0, 1]
+    discriminability: Tensor  # (N,) share of valid negatives below the truth; NaN without any
+    difficult: Tensor  # (N,) bool
+    discriminable: Tensor  # (N,) bool
+
+
+def rollout_entropy(items: Tensor, valid: Tensor) -> Tensor:
+    """(N,) entropy of the empirical distribution of each group's rollouts over the items (a
+    hallucinated SID counts as its own outcome), over log(G): 0 all equal, 1 all different."""
+    n, g = items.shape[:2]
+    flat = items.reshape(n, g, -1)
+    same = (flat[:, :, None, :] == flat[:, None, :, :]).all(-1) & valid[:, None, :]
+    count = same.sum(2).clamp(min=1).float()  # rollouts equal to rollout j, j's own included
+    total = valid.sum(1, keepdim=True).clamp(min=1).float()
+    # sum over distinct outcomes of -p log p = sum over rollouts of -(1/total) log(count/total)
+    entropy = (-(valid.float() / total) * torch.log(count / total)).sum(1)
+    return entropy / math.log(g) if g > 1 else torch.zeros(n)
+
+
+def discriminability(
+    target_reward: Tensor, rewards: Tensor, is_target: Tensor, valid: Tensor
+) -> Tensor:
+    """(N,) the share of valid negatives (valid rollouts that are not the ground truth) whose
+    reward is below the truth's, ties counting half; NaN where there is no such negative."""
+    negative = valid & ~is_target
+    below = (rewards < target_reward[:, None]).float() + 0.5 * (
+        rewards == target_reward[:, None]
+    ).float()
+    count = negative.sum(1)
+    share = (below * negative).sum(1) / count.clamp(min=1)
+    return torch.where(count > 0, share, torch.full_like(share, float("nan")))
+
+
+def diagnose(
+    is_target: Tensor,
+    items: Tensor,
+    valid: Tensor,
+    rewards: Tensor,
+    target_reward: Tensor,
+    target_probability: Tensor | None,
+    tau_hit: float,
+    tau_ent: float,
+    tau_prob: float,
+    tau_disc: float,
+) -> Diagnostics:
+    """Both diagnostics of every sample. ``is_target`` (N, G): rollout j is the ground truth;
+    ``items`` (N, G, L) the rollout SIDs; ``target_probability`` (N,) for the probability kind
+    of difficulty (None: the rollout kind)."""
+    hits = (is_target & valid).float().sum(1) / valid.sum(1).clamp(min=1)
+    entropy = rollout_entropy(items, valid)
+    if target_probability is None:
+        difficult = (hits <= tau_hit) & (entropy >= tau_ent)
+    else:
+        difficult = target_probability <= tau_prob
+    share = discriminability(target_reward, rewards, is_target, valid)
+    discriminable = ~share.isnan() & (share >= tau_disc)
+    return Diagnostics(hits, entropy, share, difficult, discriminable)
+
+
+def gate(method: str, diagnostics: Diagnostics) -> Tensor:
+    """(N,) float 0/1: which samples get the GRPO term under ``method``."""
+    uses = METHOD_GATES[method]
+    admitted = torch.ones_like(diagnostics.difficult)
+    if uses is None:
+        return torch.zeros_like(admitted, dtype=torch.float32)
+    if uses[0]:
+        admitted = admitted & diagnostics.difficult
+    if uses[1]:
+        admitted = admitted & diagnostics.discriminable
+    return admitted.float()

@@ -1,0 +1,176 @@
+"""Reward-guided training: one step of every RL method, split where TRL splits it.
+
+1. ``RolloutPhase`` (no gradient, outside DDP): for each sample (a sequence's last item and
+   the history before it), G rollouts from the policy in eval mode, drawn from a generator
+   seeded by (seed, step, rank) so that a resumed run draws the same ones; each rollout mapped
+   to its item or marked hallucinated; rewards in one batched call; group advantages; the two
+   diagnostics and the gate; the reference's log-probs when the KL is on.
+2. ``objective.PolicyLoss`` (the module DDP wraps): the NLL anchor and, for the admitted
+   samples only, the clipped GRPO surrogate from one teacher-forced pass over their rollouts,
+   under the sampler's temperature and trie so that the ratio is exact.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from torch import Tensor, nn
+
+from components.core.config import RLConfig
+from components.policy.generation import Generated, beam_search, sample, sequence_logprob
+from components.policy.model import Policy
+from components.policy.trie import SidTrie
+from components.trainer import gate, grpo
+from components.trainer.rewards import NO_ITEM, Reward, score_groups
+from components.trainer.sequences import Sequences
+
+Stats = dict[str, tuple[Tensor, Tensor]]  # name: (total, count), summed over steps and workers
+
+
+@dataclass(frozen=True)
+class Rollouts:
+    """What the gradient pass needs from the rollout phase, for this worker's samples."""
+
+    history: Tensor  # (n, W) left-padded
+    items: Tensor  # (n, G, L) rollout codes
+    old_logp: Tensor  # (n, G, L) per-token log-probs under the sampler (0 where inactive)
+    active: Tensor  # (n, G, L) tokens of real rollouts
+    advantages: Tensor  # (n, G)
+    gate: Tensor  # (n,) 0/1
+    ref_logp: Tensor | None  # (n, G, L) under the frozen reference, when the KL is on
+    scale: float  # workers / N: a worker's sum over its samples, DDP-averaged, is the mean
+
+
+@dataclass(frozen=True)
+class StepBatch:
+    codes: Tensor  # (B, T) whole sequences, right-padded
+    targets: Tensor  # the codes with PAD where nothing is predicted
+    normalizer: float  # the whole batch's target tokens / workers
+    rollouts: Rollouts | None
+
+
+@contextlib.contextmanager
+def eval_mode(module: nn.Module) -> Iterator[None]:
+    """Dropout off for the duration: rollouts and their log-probs see the same network."""
+    was_training = module.training
+    module.eval()
+    try:
+        yield
+    finally:
+        module.train(was_training)
+
+
+class RolloutPhase:
+    def __init__(
+        self,
+        policy: Policy,
+        reference: Policy | None,
+        reward: Reward,
+        settings: RLConfig,
+        method: str,
+        catalog: SidTrie,
+        listed: SidTrie,
+        seed: int,
+        rank: int,
+    ) -> None:
+        """``catalog`` maps rollout SIDs to items (every item with a SID); ``listed`` is the
+        trie of recommendable items that constrained rollouts stay in."""
+        self.policy, self.reference, self.reward = policy, reference, reward
+        self.settings, self.method = settings, method
+        self.catalog, self.seed, self.rank = catalog, seed, rank
+        self.trie = listed if settings.constrained else None
+
+    @torch.no_grad()
+    def __call__(
+        self, sequences: Sequences, index: np.ndarray, step: int, samples: int, world: int
+    ) -> tuple[Rollouts, Stats]:
+        """Rollouts of this worker's sequences ``index`` at ``step``; ``samples`` is N, the
+        whole batch's sample count across the ``world`` workers."""
+        settings = self.settings
+        device = next(self.policy.parameters()).device
+        history, target_codes = sequences.last_examples(index)
+        history, target_codes = history.to(device), target_codes.to(device)
+        users, targets = sequences.users[index], sequences.last_items[index]
+        with eval_mode(self.policy):
+            generated = self._generate(history, step)
+            probability = None
+            if settings.difficulty == "probability":
+                logp = sequence_logprob(self.policy, history, target_codes)
+                probability = logp.sum(-1).exp().cpu()
+        active = torch.isfinite(generated.token_logprobs)
+        old_logp = generated.token_logprobs.masked_fill(~active, 0.0)
+        valid = active.all(-1).cpu()  # real rollouts (a small trie may leave empty beams)
+        items = generated.items.cpu()
+        item_ids = self.catalog.lookup(items).masked_fill(~valid, NO_ITEM)
+        rewards, target_reward = score_groups(
+            self.reward, users, targets, item_ids, settings.r_invalid
+        )
+        hallucinated = (item_ids == NO_ITEM) & valid
+        diagnostics = gate.diagnose(
+            item_ids == targets[:, None],
+            items,
+            valid,
+            rewards,
+            target_reward,
+            probability,
+            settings.tau_hit,
+            settings.tau_ent,
+            settings.tau_prob,
+            settings.tau_disc,
+        )
+        admitted = gate.gate(self.method, diagnostics)
+        flat = grpo.zero_variance(rewards, valid)
+        ref_logp = None
+        if settings.beta > 0 and self.reference is not None:
+            ref_logp = sequence_logprob(
+                self.reference, history, generated.items, settings.temperature, self.trie
+            )
+        rollouts = Rollouts(
+            history=history,
+            items=generated.items,
+            old_logp=old_logp,
+            active=active,
+            advantages=grpo.advantages(rewards, valid, settings.advantage).to(device),
+            gate=admitted.to(device),
+            ref_logp=ref_logp,
+            scale=world / samples,
+        )
+        n = torch.tensor(float(len(index)))
+        real = valid.float()
+        group_std = _group_std(rewards, valid)
+        stats: Stats = {
+            "admission": (admitted.sum(), n),
+            "difficult": (diagnostics.difficult.float().sum(), n),
+            "discriminable": (diagnostics.discriminable.float().sum(), n),
+            "reward_mean": ((rewards * real).sum(), real.sum()),
+            "reward_std": (group_std.sum(), n),
+            "zero_variance": (flat.float().sum(), n),
+            "hallucination": (hallucinated.float().sum(), real.sum()),
+        }
+        return rollouts, stats
+
+    def _generate(self, history: Tensor, step: int) -> Generated:
+        settings = self.settings
+        if settings.rollout == "beam":
+            return beam_search(self.policy, history, settings.group_size, self.trie)
+        generator = torch.Generator(history.device)
+        seeds = np.random.SeedSequence([self.seed, step, self.rank])
+        generator.manual_seed(int(seeds.generate_state(1, np.uint64)[0]))
+        return sample(
+            self.policy,
+            history,
+            settings.group_size,
+            settings.temperature,
+            self.trie,
+            generator=generator,
+        )
+
+
+def _group_std(rewards: Tensor, valid: Tensor) -> Tensor:
+    count = valid.sum(1).clamp(min=1)
+    mean = (rewards * valid).sum(1) / count
+    return (((rewards - mean[:, None]) * valid) ** 2).sum(1).div(count).sqrt()

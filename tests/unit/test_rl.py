@@ -1,0 +1,235 @@
+"""One RL step end to end on a tiny policy over 16 two-token items: the loss of every method,
+what may and may not carry gradient, what the reward may see, and an exact resume."""
+
+from __future__ import annotations
+
+import dataclasses
+import random
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from components.core.config import RLConfig, TrainConfig
+from components.core.storage import LocalStorage
+from components.policy.model import Policy
+from components.policy.trie import SidTrie
+from components.trainer.checkpoints import MODEL_FILE, PolicyRun
+from components.trainer.loop import Budget, TrainingDiverged, train_policy
+from components.trainer.objective import Objective, PolicyLoss
+from components.trainer.rewards import HitReward
+from components.trainer.rl import RolloutPhase, StepBatch
+from components.trainer.sequences import Sequences
+from tests.unit.test_trainer import CPU, DS, POLICY, assert_same_weights, patterned_sequences
+
+CODES = torch.tensor([[a, b] for a in range(4) for b in range(4)])
+ALL_ITEMS = SidTrie(CODES, 4 * CODES[:, 0] + CODES[:, 1], (4, 4))  # item id = 4a + b
+SETTINGS = RLConfig(group_size=4, batch_size=8, steps=12, checkpoint_every=4, warmup_steps=2)
+
+
+def sequences() -> Sequences:
+    """The patterned sequences, whose last items carry their real item ids."""
+    seqs = patterned_sequences()
+    _, target = seqs.last_examples(np.arange(len(seqs)))
+    return dataclasses.replace(seqs, last_items=4 * target[:, 0] + target[:, 1])
+
+
+def train_config(**update: object) -> TrainConfig:
+    defaults = {"seed": 5, "log_every": 1, "device": "cpu", "learning_rate": 1e-2}
+    return TrainConfig().model_copy(update={**defaults, **update})
+
+
+def phase(
+    policy: Policy, method: str, settings: RLConfig = SETTINGS, **kwargs: object
+) -> RolloutPhase:
+    arguments: dict[str, object] = {
+        "reference": None,
+        "reward": HitReward(),
+        "catalog": ALL_ITEMS,
+        "listed": ALL_ITEMS,
+        "seed": 5,
+        "rank": 0,
+        **kwargs,
+    }
+    return RolloutPhase(policy, settings=settings, method=method, **arguments)  # type: ignore[arg-type]
+
+
+def step_batch(policy: Policy, method: str, settings: RLConfig = SETTINGS) -> StepBatch:
+    objective = Objective(PolicyLoss(policy, method, settings, ALL_ITEMS), phase(policy, method))
+    batch, _ = objective.batch(sequences(), np.arange(8), step=0, workers=CPU)
+    return batch
+
+
+def gradients(
+    policy: Policy, method: str, batch: StepBatch, settings: RLConfig = SETTINGS
+) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+    policy.zero_grad()
+    torch.manual_seed(0)  # the same dropout for every method compared
+    loss, _ = PolicyLoss(policy, method, settings, ALL_ITEMS)(batch)
+    loss.backward()
+    grads = {n: p.grad.clone() for n, p in policy.named_parameters() if p.grad is not None}
+    return loss.detach(), grads
+
+
+def new_policy() -> Policy:
+    torch.manual_seed(1)
+    return Policy(POLICY).train()
+
+
+def test_lambda_zero_gives_exactly_the_nll_update() -> None:
+    policy = new_policy()
+    batch = step_batch(policy, "mix")
+    assert batch.rollouts is not None and batch.rollouts.advantages.abs().sum() > 0
+
+    zero = SETTINGS.model_copy(update={"grpo_weight": 0.0})
+    loss, mixed = gradients(policy, "mix", batch, zero)
+    nll_loss, nll = gradients(policy, "nll", dataclasses.replace(batch, rollouts=None))
+
+    assert torch.equal(loss, nll_loss)
+    assert mixed.keys() == nll.keys()
+    for name, grad in nll.items():
+        assert torch.equal(mixed[name], grad), name
+
+
+def test_a_gate_of_all_ones_is_exactly_mix() -> None:
+    policy = new_policy()
+    batch = step_batch(policy, "adagrpo")
+    assert batch.rollouts is not None
+    opened = dataclasses.replace(batch.rollouts, gate=torch.ones_like(batch.rollouts.gate))
+    batch = dataclasses.replace(batch, rollouts=opened)
+
+    loss, gated = gradients(policy, "adagrpo", batch)
+    mix_loss, mixed = gradients(policy, "mix", batch)
+
+    assert torch.equal(loss, mix_loss)
+    for name, grad in mixed.items():
+        assert torch.equal(gated[name], grad), name
+
+
+def test_grpo_has_no_nll_term() -> None:
+    policy = new_policy()
+    batch = step_batch(policy, "grpo")
+    _, alone = gradients(policy, "grpo", batch)
+    _, mixed = gradients(policy, "mix", batch)
+    _, nll = gradients(policy, "nll", dataclasses.replace(batch, rollouts=None))
+
+    for name, grad in alone.items():
+        torch.testing.assert_close(grad, mixed[name] - nll[name], rtol=1e-4, atol=1e-6)
+    _, stats = PolicyLoss(policy, "grpo", SETTINGS, ALL_ITEMS)(batch)
+    assert "loss" not in stats and "grpo_loss" in stats
+
+
+def test_no_gradient_flows_through_rollouts_rewards_or_the_gate() -> None:
+    policy = new_policy()
+    batch = step_batch(policy, "adagrpo")
+    assert batch.rollouts is not None
+    for field in dataclasses.fields(batch.rollouts):
+        value = getattr(batch.rollouts, field.name)
+        if isinstance(value, torch.Tensor):
+            assert not value.requires_grad and value.grad_fn is None, field.name
+    assert policy.training  # the rollouts' eval mode was given back
+
+
+def test_a_hallucinated_rollout_is_never_scored() -> None:
+    listed = SidTrie(CODES[:3], torch.tensor([0, 1, 2]), (4, 4))  # 3 of the 16 SIDs are items
+    seen: list[np.ndarray] = []
+
+    def recording_reward(users: np.ndarray, items: np.ndarray, targets: np.ndarray) -> np.ndarray:
+        seen.append(items.copy())
+        return np.ones(len(items))
+
+    free = SETTINGS.model_copy(update={"constrained": False, "r_invalid": -1.0})
+    _, stats = phase(
+        new_policy(), "mix", free, catalog=listed, listed=listed, reward=recording_reward
+    )(sequences(), np.arange(8), step=0, samples=8, world=1)
+
+    scored = np.concatenate(seen)
+    rollout_items = scored[: len(scored) - 8]  # the last 8 are the samples' ground truths
+    assert set(rollout_items.tolist()) <= {0, 1, 2}
+    hallucinated = stats["hallucination"][0].item()
+    assert hallucinated > 0 and len(rollout_items) == 8 * 4 - hallucinated
+
+
+def test_constrained_rollouts_stay_in_the_trie() -> None:
+    listed = SidTrie(CODES[:3], torch.tensor([0, 1, 2]), (4, 4))
+    rollouts, stats = phase(new_policy(), "mix", catalog=ALL_ITEMS, listed=listed)(
+        sequences(), np.arange(8), step=0, samples=8, world=1
+    )
+    assert listed.contains(rollouts.items).all() and stats["hallucination"][0].item() == 0
+
+
+def rl_train(root: Path, method: str = "adagrpo", seed: int = 0, **rl: object) -> Policy:
+    settings = SETTINGS.model_copy(update=rl)
+    torch.manual_seed(seed)
+    policy = new_policy() if seed == 0 else Policy(POLICY).train()
+    reference = Policy(POLICY).eval().requires_grad_(False) if settings.beta else None
+    objective = Objective(
+        PolicyLoss(policy, method, settings, ALL_ITEMS),
+        phase(policy, method, settings, reference=reference),
+    )
+    run = PolicyRun(LocalStorage(root), DS, f"method={method}")
+    train_policy(
+        policy, sequences(), train_config(), Budget.reinforced(settings), objective, run, CPU
+    )
+    return policy
+
+
+@pytest.mark.parametrize("rollout", ["sample", "beam"])
+def test_a_killed_rl_run_resumes_to_the_same_weights(tmp_path: Path, rollout: str) -> None:
+    uninterrupted = rl_train(tmp_path / "a", rollout=rollout)
+    run = PolicyRun(LocalStorage(tmp_path / "a"), DS, "method=adagrpo")
+    assert run.checkpoint_steps() == [4, 8, 12]
+    killed_after = random.Random(rollout).choice([4, 8])
+    checkpoints = Path(run.prefix, "checkpoints")
+    shutil.copytree(tmp_path / "a" / checkpoints, tmp_path / "b" / checkpoints)
+    for step in run.checkpoint_steps():
+        if step > killed_after:
+            shutil.rmtree(tmp_path / "b" / run.checkpoint_key(step))
+
+    resumed = rl_train(tmp_path / "b", rollout=rollout, seed=99)
+
+    assert_same_weights(resumed, uninterrupted)
+    assert (tmp_path / "a" / run.checkpoint_key(12) / MODEL_FILE).read_bytes() == (
+        tmp_path / "b" / run.checkpoint_key(12) / MODEL_FILE
+    ).read_bytes()
+
+
+def test_the_reference_never_changes(tmp_path: Path) -> None:
+    torch.manual_seed(3)
+    reference = Policy(POLICY).eval().requires_grad_(False)
+    before = {name: value.clone() for name, value in reference.state_dict().items()}
+    settings = SETTINGS.model_copy(update={"beta": 0.1, "steps": 4})
+    policy = new_policy()
+    objective = Objective(
+        PolicyLoss(policy, "mix", settings, ALL_ITEMS),
+        phase(policy, "mix", settings, reference=reference),
+    )
+    run = PolicyRun(LocalStorage(tmp_path), DS, "method=mix")
+    state = train_policy(
+        policy, sequences(), train_config(), Budget.reinforced(settings), objective, run, CPU
+    )
+
+    assert all(record["kl"] > 0 for record in state.metrics[1:])
+    for name, value in reference.state_dict().items():
+        assert torch.equal(value, before[name]), name
+
+
+class _Exploding(Objective):
+    """Supervised, with a loss that turns NaN from step 3 on."""
+
+    def batch(self, sequences, index, step, workers):  # type: ignore[no-untyped-def]
+        batch, stats = super().batch(sequences, index, step, workers)
+        return dataclasses.replace(batch, normalizer=float("nan") if step >= 2 else 1.0), stats
+
+
+def test_a_nan_loss_stops_the_run_naming_the_step(tmp_path: Path) -> None:
+    policy = new_policy()
+    objective = _Exploding(PolicyLoss(policy, "nll", SETTINGS, None))
+    run = PolicyRun(LocalStorage(tmp_path), DS, "method=nll")
+
+    with pytest.raises(TrainingDiverged, match=r"^step 3: the loss is nan"):
+        train_policy(
+            policy, sequences(), train_config(), Budget.reinforced(SETTINGS), objective, run, CPU
+        )
