@@ -21,6 +21,8 @@ class EvalSplit:
     name: str
     histories: Tensor  # (N, W) left-padded codes
     targets: np.ndarray  # (N,) held-out item ids
+    users: np.ndarray  # (N,) whose history each row is
+    target_codes: Tensor  # (N, L) the held-out items' SIDs
 
     def __len__(self) -> int:
         return len(self.targets)
@@ -37,7 +39,10 @@ def eval_split(
     history = examples.column("history_sids").combine_chunks()
     histories = pad_histories(np.asarray(history.values), np.asarray(history.offsets), config)
     targets = np.asarray(examples.column("target_item_id"), dtype=np.int64)
-    return EvalSplit(name, histories, targets)
+    users = np.asarray(examples.column("user_id"), dtype=np.int64)
+    codes = np.array(examples.column("target_sid").combine_chunks().flatten(), dtype=np.int64)
+    target_codes = torch.from_numpy(codes.reshape(len(targets), config.tokens_per_item))
+    return EvalSplit(name, histories, targets, users, target_codes)
 
 
 @torch.inference_mode()

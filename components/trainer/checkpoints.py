@@ -40,7 +40,7 @@ from safetensors.torch import load as load_tensors
 from safetensors.torch import save as save_tensors
 
 from components.core import partitions
-from components.core.layout import MODELS_POLICY, check_run_key, partition
+from components.core.layout import MODELS_POLICY, check_run_key, partition, train_command
 from components.core.storage import Storage
 from components.policy.model import FORMAT as POLICY_FORMAT
 from components.policy.model import Policy, PolicyConfig
@@ -238,6 +238,39 @@ class PolicyRun:
         key = self.checkpoint_key(step)
         manifest = partitions.read_manifest(self.storage, key)
         return partitions.read_verified(self.storage, key, name, manifest)
+
+
+@dataclass(frozen=True)
+class StartingPoint:
+    """The checkpoint an RL run starts from and keeps, frozen, as its reference policy."""
+
+    run: PolicyRun
+    step: int
+    model_sha256: str
+
+    @classmethod
+    def best_of(cls, run: PolicyRun) -> StartingPoint:
+        """The run's best checkpoint on validation, as its evaluation chose it."""
+        ds = run.ds.isoformat()
+        if not run.is_complete():
+            raise ValueError(
+                f"no complete run to start from at {run.storage.uri(run.prefix)}: run "
+                f"`{train_command(run.ds, run.key)}` first"
+            )
+        evaluation = f"{run.prefix}/evaluation"
+        if not partitions.is_published(run.storage, evaluation):
+            raise ValueError(
+                f"{run.storage.uri(run.prefix)} is not evaluated, so it has no best checkpoint "
+                f"to start from: run `adagrpo evaluate --ds {ds} --run {run.key}` first"
+            )
+        step = int(partitions.read_manifest(run.storage, evaluation)["best_step"])
+        return cls(run, step, run.checkpoint_info(step)["model_sha256"])
+
+    def load(self) -> Policy:
+        return self.run.load_policy(self.step)
+
+    def to_json(self) -> dict[str, Any]:
+        return {"run": self.run.key, "step": self.step, "model_sha256": self.model_sha256}
 
 
 def _tensors(module: torch.nn.Module) -> dict[str, torch.Tensor]:

@@ -46,6 +46,20 @@ class Rollouts:
 
 
 @dataclass(frozen=True)
+class Outcome:
+    """What the rollouts of a batch of samples found, before any gradient."""
+
+    generated: Generated  # (n, G, L) rollout SIDs and their per-token log-probs
+    active: Tensor  # (n, G, L) tokens of real rollouts
+    valid: Tensor  # (n, G) real rollouts
+    item_ids: Tensor  # (n, G) the item of each rollout, NO_ITEM for hallucinations
+    rewards: Tensor  # (n, G) r_invalid for hallucinations
+    target_reward: Tensor  # (n,) the ground truth's reward
+    diagnostics: gate.Diagnostics
+    gate: Tensor  # (n,) 0/1 under the method
+
+
+@dataclass(frozen=True)
 class StepBatch:
     codes: Tensor  # (B, T) whole sequences, right-padded
     targets: Tensor  # the codes with PAD where nothing is predicted
@@ -85,16 +99,13 @@ class RolloutPhase:
         self.trie = listed if settings.constrained else None
 
     @torch.no_grad()
-    def __call__(
-        self, sequences: Sequences, index: np.ndarray, step: int, samples: int, world: int
-    ) -> tuple[Rollouts, Stats]:
-        """Rollouts of this worker's sequences ``index`` at ``step``; ``samples`` is N, the
-        whole batch's sample count across the ``world`` workers."""
+    def explore(
+        self, history: Tensor, target_codes: Tensor, users: Tensor, targets: Tensor, step: int
+    ) -> Outcome:
+        """Rollouts, rewards, diagnostics and gate of the samples ``(history, target)``:
+        histories (n, W) and target SIDs (n, L) on the policy's device, user and target item
+        ids (n,) on the CPU."""
         settings = self.settings
-        device = next(self.policy.parameters()).device
-        history, target_codes = sequences.last_examples(index)
-        history, target_codes = history.to(device), target_codes.to(device)
-        users, targets = sequences.users[index], sequences.last_items[index]
         with eval_mode(self.policy):
             generated = self._generate(history, step)
             probability = None
@@ -102,14 +113,12 @@ class RolloutPhase:
                 logp = sequence_logprob(self.policy, history, target_codes)
                 probability = logp.sum(-1).exp().cpu()
         active = torch.isfinite(generated.token_logprobs)
-        old_logp = generated.token_logprobs.masked_fill(~active, 0.0)
         valid = active.all(-1).cpu()  # real rollouts (a small trie may leave empty beams)
         items = generated.items.cpu()
         item_ids = self.catalog.lookup(items).masked_fill(~valid, NO_ITEM)
         rewards, target_reward = score_groups(
             self.reward, users, targets, item_ids, settings.r_invalid
         )
-        hallucinated = (item_ids == NO_ITEM) & valid
         diagnostics = gate.diagnose(
             item_ids == targets[:, None],
             items,
@@ -122,33 +131,55 @@ class RolloutPhase:
             settings.tau_prob,
             settings.tau_disc,
         )
-        admitted = gate.gate(self.method, diagnostics)
-        flat = grpo.zero_variance(rewards, valid)
+        return Outcome(
+            generated, active, valid, item_ids, rewards, target_reward, diagnostics,
+            gate.gate(self.method, diagnostics),
+        )  # fmt: skip
+
+    def __call__(
+        self, sequences: Sequences, index: np.ndarray, step: int, samples: int, world: int
+    ) -> tuple[Rollouts, Stats]:
+        """Rollouts of this worker's sequences ``index`` at ``step``; ``samples`` is N, the
+        whole batch's sample count across the ``world`` workers."""
+        settings = self.settings
+        device = next(self.policy.parameters()).device
+        history, target_codes = sequences.last_examples(index)
+        history = history.to(device)
+        outcome = self.explore(
+            history,
+            target_codes.to(device),
+            sequences.users[index],
+            sequences.last_items[index],
+            step,
+        )
+        generated, valid, rewards = outcome.generated, outcome.valid, outcome.rewards
         ref_logp = None
         if settings.beta > 0 and self.reference is not None:
-            ref_logp = sequence_logprob(
-                self.reference, history, generated.items, settings.temperature, self.trie
-            )
+            with torch.no_grad():
+                ref_logp = sequence_logprob(
+                    self.reference, history, generated.items, settings.temperature, self.trie
+                )
         rollouts = Rollouts(
             history=history,
             items=generated.items,
-            old_logp=old_logp,
-            active=active,
+            old_logp=generated.token_logprobs.masked_fill(~outcome.active, 0.0),
+            active=outcome.active,
             advantages=grpo.advantages(rewards, valid, settings.advantage).to(device),
-            gate=admitted.to(device),
+            gate=outcome.gate.to(device),
             ref_logp=ref_logp,
             scale=world / samples,
         )
         n = torch.tensor(float(len(index)))
         real = valid.float()
-        group_std = _group_std(rewards, valid)
+        hallucinated = (outcome.item_ids == NO_ITEM) & valid
+        diagnostics = outcome.diagnostics
         stats: Stats = {
-            "admission": (admitted.sum(), n),
+            "admission": (outcome.gate.sum(), n),
             "difficult": (diagnostics.difficult.float().sum(), n),
             "discriminable": (diagnostics.discriminable.float().sum(), n),
             "reward_mean": ((rewards * real).sum(), real.sum()),
-            "reward_std": (group_std.sum(), n),
-            "zero_variance": (flat.float().sum(), n),
+            "reward_std": (_group_std(rewards, valid).sum(), n),
+            "zero_variance": (grpo.zero_variance(rewards, valid).float().sum(), n),
             "hallucination": (hallucinated.float().sum(), real.sum()),
         }
         return rollouts, stats

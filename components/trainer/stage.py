@@ -11,21 +11,19 @@ from __future__ import annotations
 
 import logging
 import time
-from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
 import torch
 
-from components.core import partitions
 from components.core.config import PipelineConfig
-from components.core.layout import SFT_KEY, run_key, train_command
+from components.core.layout import SFT_KEY, run_key
 from components.core.storage import Storage, open_storage
 from components.datasets.reader import SidDataset, open_dataset
 from components.policy.model import Policy, PolicyConfig
 from components.policy.trie import SidTrie
 from components.ranker.scorer import RankerScorer
-from components.trainer.checkpoints import PolicyRun, policy_config_json
+from components.trainer.checkpoints import PolicyRun, StartingPoint, policy_config_json
 from components.trainer.distributed import Workers
 from components.trainer.loop import Budget, train_policy
 from components.trainer.objective import Objective, PolicyLoss
@@ -37,39 +35,6 @@ log = logging.getLogger(__name__)
 
 # Settings that change where progress lines and checkpoints go but not the trained weights.
 RUNTIME_SETTINGS = ("device", "log_every", "checkpoint_every")
-
-
-@dataclass(frozen=True)
-class StartingPoint:
-    """The checkpoint an RL run starts from and keeps, frozen, as its reference policy."""
-
-    run: PolicyRun
-    step: int
-    model_sha256: str
-
-    @classmethod
-    def best_of(cls, run: PolicyRun) -> StartingPoint:
-        """The run's best checkpoint on validation, as its evaluation chose it."""
-        ds = run.ds.isoformat()
-        if not run.is_complete():
-            raise ValueError(
-                f"no complete run to start from at {run.storage.uri(run.prefix)}: run "
-                f"`{train_command(run.ds, run.key)}` first"
-            )
-        evaluation = f"{run.prefix}/evaluation"
-        if not partitions.is_published(run.storage, evaluation):
-            raise ValueError(
-                f"{run.storage.uri(run.prefix)} is not evaluated, so it has no best checkpoint "
-                f"to start from: run `adagrpo evaluate --ds {ds} --run {run.key}` first"
-            )
-        step = int(partitions.read_manifest(run.storage, evaluation)["best_step"])
-        return cls(run, step, run.checkpoint_info(step)["model_sha256"])
-
-    def load(self) -> Policy:
-        return self.run.load_policy(self.step)
-
-    def to_json(self) -> dict[str, Any]:
-        return {"run": self.run.key, "step": self.step, "model_sha256": self.model_sha256}
 
 
 def train(

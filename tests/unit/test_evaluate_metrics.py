@@ -106,7 +106,8 @@ def random_split(users: int = 9, seed: int = 0) -> EvalSplit:
     for user in range(users):
         tokens = 3 * int(rng.integers(1, 4))
         histories[user, 9 - tokens :] = torch.from_numpy(rng.integers(0, 4, tokens))
-    return EvalSplit("valid", histories, rng.integers(1000, 1064, users))  # targets unused
+    targets = rng.integers(1000, 1064, users)  # unused, as are the users and target codes
+    return EvalSplit("valid", histories, targets, np.arange(users), torch.zeros(users, 3))
 
 
 @pytest.mark.parametrize("items", [ALL_ITEMS, EVERY_SID], ids=["catalog", "every-sid"])
@@ -145,7 +146,10 @@ def test_ranking_depends_neither_on_batch_size_nor_on_user_order(
     np.testing.assert_array_equal(one[1], all_at_once[1])
 
     order = np.random.default_rng(1).permutation(len(split))
-    shuffled = EvalSplit("valid", split.histories[torch.from_numpy(order)], split.targets[order])
+    rows = torch.from_numpy(order)
+    shuffled = EvalSplit(
+        "valid", split.histories[rows], split.targets[order], order, split.target_codes[rows]
+    )
     ranked, generated = rank_items(policy, shuffled, ALL_ITEMS, constraint, BEAM_WIDTH, 2)
     np.testing.assert_array_equal(ranked, one[0][order])
     np.testing.assert_array_equal(generated, one[1][order])
@@ -159,12 +163,17 @@ def test_eval_split_sorts_by_user_and_samples_reproducibly() -> None:
                 [[3, 3, 3], [1, 1, 1, 0, 1, 2], [2, 2, 2], [0, 0, 0]], pa.list_(pa.int64())
             ),
             "target_item_id": pa.array([103, 101, 102, 104], pa.int64()),
+            "target_sid": pa.array(
+                [[3, 0, 0], [1, 0, 0], [2, 0, 0], [0, 1, 0]], pa.list_(pa.int64())
+            ),
         }
     )
     config = tiny_policy().config
     split = eval_split("test", examples, config, max_users=None)
     assert split.name == "test" and len(split) == 4
     assert split.targets.tolist() == [101, 102, 103, 104]
+    assert split.users.tolist() == [10, 20, 30, 40]
+    assert split.target_codes.tolist() == [[1, 0, 0], [2, 0, 0], [3, 0, 0], [0, 1, 0]]
     assert split.histories.tolist() == [
         [1, 1, 1, 0, 1, 2],
         [PAD, PAD, PAD, 2, 2, 2],
