@@ -26,6 +26,8 @@ STAGE_MODULES = (
     "components.ranker.cli",
     "components.trainer.cli",
     "components.evaluate.cli",
+    "components.analysis.cli",
+    "components.experiment.cli",
     "components.housekeeping.cli",
 )
 

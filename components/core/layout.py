@@ -18,7 +18,9 @@ SIDS = "sids"  # versioned codebooks (sids/v=<n>/) and daily item <-> SID maps
 FEATURES = "features"  # Feast offline sources, registry, online store, ranker training rows
 DATASETS = "datasets"  # semantic-ID training sets, one folder per logical date
 MODELS_RANKER = "models/ranker"  # the reward model, one per logical date
-MODELS_POLICY = "models/policy"  # policy training runs: dt=<ds>/method=<method>/
+MODELS_POLICY = "models/policy"  # policy training runs: dt=<ds>/<run key>/
+ANALYSIS = "analysis"  # the stratified analysis of each day's runs
+COMPARISON = "comparison"  # the experiment comparing every method on a day
 
 # The command that publishes each dataset, for errors about a missing input (raw logs land
 # from production, or from the simulator or a replay of real data).
@@ -32,6 +34,8 @@ _PRODUCERS = {
     DATASETS: "build-dataset",
     MODELS_RANKER: "train-ranker",
     MODELS_POLICY: "train",
+    ANALYSIS: "analyze",
+    COMPARISON: "experiment",
 }
 
 

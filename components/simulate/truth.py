@@ -20,7 +20,7 @@ import pyarrow as pa
 from components.core import layout, partitions
 from components.core.schemas import UTC_MICROS
 from components.core.storage import Storage
-from components.simulate.feedback import RELEVANCE_FORMULA
+from components.simulate.feedback import RELEVANCE_FORMULA, FeedbackModel
 from components.simulate.world import World
 
 log = logging.getLogger("adagrpo.simulate")
@@ -103,3 +103,73 @@ def _items(world: World) -> pa.Table:
             "latent": _vectors(items.latent),
         }
     )
+
+
+class TrueRelevance:
+    """What the simulated users would really click: P(click | examined) of (user, item) pairs,
+    from the published truth. For analysis only; training never reads it."""
+
+    def __init__(
+        self,
+        user_ids: np.ndarray,
+        user_latent: np.ndarray,
+        item_ids: np.ndarray,
+        item_latent: np.ndarray,
+        item_quality: np.ndarray,
+        feedback: FeedbackModel,
+    ) -> None:
+        user_order, item_order = np.argsort(user_ids), np.argsort(item_ids)
+        self.user_ids, self.user_latent = user_ids[user_order], user_latent[user_order]
+        self.item_ids, self.item_latent = item_ids[item_order], item_latent[item_order]
+        self.item_quality = item_quality[item_order]
+        self.feedback = feedback
+
+    @classmethod
+    def load(cls, storage: Storage) -> TrueRelevance | None:
+        """The simulator's truth; None where there is none (replayed real data)."""
+        params = _published_params(storage)
+        if params is None:
+            return None
+        users = storage.read_parquet(f"{layout.TRUTH}/users.parquet", ["user_id", "latent"])
+        items = storage.read_parquet(
+            f"{layout.TRUTH}/items.parquet", ["item_id", "latent", "quality"]
+        )
+        return cls(
+            np.asarray(users.column("user_id"), dtype=np.int64),
+            _matrix(users.column("latent")),
+            np.asarray(items.column("item_id"), dtype=np.int64),
+            _matrix(items.column("latent")),
+            np.asarray(items.column("quality"), dtype=np.float64),
+            FeedbackModel(**params["feedback"]),
+        )
+
+    def __call__(self, users: np.ndarray, items: np.ndarray) -> np.ndarray:
+        """(n,) the true relevance of each (user, item) pair."""
+        user_rows, item_rows = self._rows(self.user_ids, users), self._rows(self.item_ids, items)
+        return self.feedback.relevance(
+            self.user_latent[user_rows],
+            self.item_latent[item_rows][:, None, :],
+            self.item_quality[item_rows][:, None],
+        )[:, 0]
+
+    def matrix(self, users: np.ndarray, items: np.ndarray) -> np.ndarray:
+        """(len(users), len(items)) the true relevance of every user for every item."""
+        user_rows, item_rows = self._rows(self.user_ids, users), self._rows(self.item_ids, items)
+        latent = np.broadcast_to(
+            self.item_latent[item_rows], (len(users), *self.item_latent[item_rows].shape)
+        )
+        quality = np.broadcast_to(self.item_quality[item_rows], (len(users), len(items)))
+        return self.feedback.relevance(self.user_latent[user_rows], latent, quality)
+
+    @staticmethod
+    def _rows(known: np.ndarray, ids: np.ndarray) -> np.ndarray:
+        rows = np.searchsorted(known, ids).clip(max=len(known) - 1)
+        missing = known[rows] != ids
+        if missing.any():
+            raise ValueError(f"ids {ids[missing][:5].tolist()} are not in the simulator's truth")
+        return rows
+
+
+def _matrix(vectors: pa.ChunkedArray) -> np.ndarray:
+    flat = vectors.combine_chunks()
+    return np.asarray(flat.flatten(), dtype=np.float64).reshape(len(flat), -1)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import subprocess
+import sys
 from datetime import date
 from pathlib import Path
 
@@ -65,6 +66,31 @@ def test_dag_runs_every_stage(tmp_path: Path) -> None:
     assert rl[-1]["step"] == read_manifest(storage, adagrpo)["final_step"]
     assert {"grpo_loss", "admission", "reward_mean", "zero_variance"} <= rl[-1].keys()
     assert read_manifest(storage, f"{adagrpo}/evaluation")["run"] == "method=adagrpo,lambda=1"
+
+    # The stratified analysis of the day's two runs.
+    analyzed = subprocess.run(
+        [sys.executable, "-m", "components.cli", "analyze", "--root", str(tmp_path / "root"),
+         "--ds", DS.isoformat()],
+        cwd=REPO, capture_output=True, text=True, timeout=600,
+    )  # fmt: skip
+    assert analyzed.returncode == 0, analyzed.stderr[-3000:]
+    analysis = storage.read_json(f"analysis/dt={DS}/analysis.json")
+    strata = analysis["strata"]
+    assert [(s["difficult"], s["discriminable"]) for s in strata] == [
+        (True, True), (True, False), (False, True), (False, False)
+    ]  # fmt: skip
+    assert sum(s["samples"] for s in strata) == analysis["samples"] == dataset["examples"]["valid"]
+    assert set(analysis["runs"]) == {"method=nll", "method=adagrpo,lambda=1"}
+    assert analysis["runs"]["method=nll"]["step"] == best
+    assert analysis["truth"] == "simulated shop"
+    for stratum in strata:
+        if stratum["samples"]:
+            assert 0 <= stratum["ranker_truth_accuracy"] <= 1
+            assert set(stratum["hr@10"]) == set(analysis["runs"])
+    # Per-stratum hit rates weighted by their shares give the overall one.
+    overall = sum(s["share"] * s["hr@10"]["method=nll"] for s in strata if s["samples"])
+    assert overall == pytest.approx(analysis["runs"]["method=nll"]["hr@10"])
+    assert "Stratified analysis" in storage.read_bytes(f"analysis/dt={DS}/report.html").decode()
 
 
 def test_bad_data_fails_the_run_and_is_never_blessed(tmp_path: Path) -> None:

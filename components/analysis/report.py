@@ -1,0 +1,77 @@
+"""The analysis report: the strata, each run's HR@K in them, the ranker against the truth."""
+
+from __future__ import annotations
+
+import io
+from html import escape
+from typing import Any
+
+from components.core.html_page import page, png_image
+
+STYLE = "td.num { text-align: right; font-variant-numeric: tabular-nums; }"
+
+
+def stratum_name(stratum: dict[str, Any]) -> str:
+    difficult = "difficult" if stratum["difficult"] else "easy"
+    discriminable = "discriminable" if stratum["discriminable"] else "not discriminable"
+    return f"{difficult}, {discriminable}"
+
+
+def render_report(summary: dict[str, Any]) -> str:
+    k = summary["k"]
+    runs = list(summary["runs"])
+    facts = {
+        "logical date": summary["ds"],
+        "samples": f"{summary['samples']:,} (validation)",
+        "diagnostics from": f"{summary['sft']['run']} step {summary['sft']['step']}, "
+        + ", ".join(f"{name} {value}" for name, value in summary["rollouts"].items()),
+        "thresholds": ", ".join(f"{n} {v}" for n, v in summary["thresholds"].items()),
+        "truth": summary["truth"],
+    }
+    header = "<tr><th>stratum</th><th>samples</th><th>ranker vs truth</th>"
+    header += "".join(f"<th>HR@{k} {escape(run)}</th>" for run in runs) + "</tr>"
+    rows = []
+    for stratum in summary["strata"]:
+        accuracy = stratum["ranker_truth_accuracy"]
+        cells = [
+            f"<td>{escape(stratum_name(stratum))}</td>",
+            f'<td class="num">{stratum["samples"]:,} ({stratum["share"]:.0%})</td>',
+            f'<td class="num">{"" if accuracy is None else f"{accuracy:.3f}"}</td>',
+        ]
+        for run in runs:
+            value = stratum[f"hr@{k}"][run]
+            cells.append(f'<td class="num">{"" if value is None else f"{value:.4f}"}</td>')
+        rows.append("<tr>" + "".join(cells) + "</tr>")
+    overall = "<tr><td>all</td><td></td><td></td>" + "".join(
+        f'<td class="num">{summary["runs"][run][f"hr@{k}"]:.4f}</td>' for run in runs
+    ) + "</tr>"  # fmt: skip
+    body = [
+        "<p>Samples are bucketed by the SFT policy's difficulty and the ranker's "
+        "discriminability, as AdaGRPO's gate computes them; AdaGRPO admits the first stratum "
+        "to the GRPO term. 'Ranker vs truth' is the share of (ground truth, rollout negative) "
+        "pairs that the ranker orders as the users' true relevance does.</p>",
+        png_image(_strata_png(summary), f"HR@{k} per stratum and run"),
+        "<table>" + header + "".join(rows) + overall + "</table>",
+    ]
+    return page(f"Stratified analysis, {summary['ds']}", facts, body, style=STYLE)
+
+
+def _strata_png(summary: dict[str, Any]) -> bytes:
+    from matplotlib.figure import Figure
+
+    k = summary["k"]
+    runs = list(summary["runs"])
+    strata = summary["strata"]
+    figure = Figure(figsize=(9, 3.8), layout="constrained")
+    axes = figure.subplots()
+    width = 0.8 / max(len(runs), 1)
+    for offset, run in enumerate(runs):
+        values = [s[f"hr@{k}"][run] or 0.0 for s in strata]
+        positions = [i + (offset - (len(runs) - 1) / 2) * width for i in range(len(strata))]
+        axes.bar(positions, values, width, label=run)
+    axes.set_xticks(range(len(strata)), [stratum_name(s) for s in strata], fontsize=8)
+    axes.set_ylabel(f"HR@{k} (validation)")
+    axes.legend(fontsize=7)
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png", dpi=110)
+    return buffer.getvalue()

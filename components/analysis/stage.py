@@ -1,0 +1,204 @@
+"""The stratified analysis of one day's runs.
+
+Each validation sample gets the two rollout diagnostics from the best SFT checkpoint and the
+day's ranker, exactly as AdaGRPO's gate computes them (``trainer/rl.py``), which puts it in one
+of four strata. Per stratum: how many samples, each evaluated run's HR@K (its best checkpoint,
+constrained beam search), and on a simulated shop the ranker's pairwise accuracy against what
+the users would really click: the share of (ground truth, valid rollout negative) pairs that
+the ranker orders as the true relevance does (ties half).
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import date
+from typing import Any
+
+import numpy as np
+import torch
+
+from components.analysis.report import render_report
+from components.core import layout, partitions
+from components.core.config import PipelineConfig
+from components.core.progress import Progress
+from components.core.storage import Storage, open_storage
+from components.datasets.reader import open_dataset
+from components.evaluate.decode import EvalSplit, eval_split, rank_items
+from components.policy.trie import SidTrie
+from components.ranker.scorer import RankerScorer
+from components.simulate.truth import TrueRelevance
+from components.trainer.checkpoints import ATTEMPTS, PolicyRun, StartingPoint
+from components.trainer.rewards import NO_ITEM, RankerReward
+from components.trainer.rl import Outcome, RolloutPhase
+
+log = logging.getLogger(__name__)
+
+STRATA = (  # (difficult, discriminable), the paper's admitted stratum first
+    (True, True),
+    (True, False),
+    (False, True),
+    (False, False),
+)
+BATCH = 256
+
+
+def analyze(config: PipelineConfig, ds: date) -> dict[str, Any]:
+    """Analyse the runs of ``ds``; the published summary."""
+    storage = open_storage(config.storage)
+    dataset = open_dataset(storage, ds)
+    sft = StartingPoint.best_of(PolicyRun(storage, ds, layout.SFT_KEY))
+    policy = sft.load()
+    split = eval_split("valid", dataset.split("valid"), policy.config, config.evaluate.max_users)
+    listed = SidTrie.from_catalog(dataset.catalog, dataset.vocab_sizes)
+    catalog = SidTrie.from_catalog(dataset.catalog, dataset.vocab_sizes, listed_only=False)
+    phase = RolloutPhase(
+        policy,
+        None,
+        RankerReward(RankerScorer.load(storage, ds)),
+        config.rl,
+        "adagrpo",
+        catalog,
+        listed,
+        config.train.seed,
+        rank=0,
+    )
+    outcomes = _explore(phase, split)
+    stratum = _strata(outcomes)
+    truth = TrueRelevance.load(storage)
+    agreement = _truth_agreement(truth, split, outcomes) if truth else None
+    k = 10 if 10 in config.evaluate.ks else max(config.evaluate.ks)
+    runs = _evaluated_runs(storage, ds)
+    hits = {
+        run.key: _run_hits(run, split, catalog, listed, config, k) for run in runs
+    }  # fmt: skip
+    summary = {
+        "ds": ds.isoformat(),
+        "split": "valid",
+        "samples": len(split),
+        "sft": sft.to_json(),
+        "k": k,
+        "rollouts": {
+            name: getattr(config.rl, name)
+            for name in ("group_size", "rollout", "temperature", "constrained", "reward")
+        },
+        "thresholds": {
+            name: getattr(config.rl, name)
+            for name in ("difficulty", "tau_hit", "tau_ent", "tau_prob", "tau_disc")
+        },
+        "truth": "simulated shop" if truth else "none: replayed or production data",
+        "runs": {
+            key: {"step": step, f"hr@{k}": float(h.mean())} for key, (step, h) in hits.items()
+        },
+        "strata": [
+            _stratum(difficult, discriminable, stratum == index, hits, agreement, k)
+            for index, (difficult, discriminable) in enumerate(STRATA)
+        ],
+    }
+    partitions.publish_files(
+        storage,
+        layout.partition(layout.ANALYSIS, ds),
+        {"analysis.json": summary, "report.html": render_report(summary).encode()},
+        {"producer": "analyze", "ds": ds.isoformat()},
+    )
+    return summary
+
+
+def _explore(phase: RolloutPhase, split: EvalSplit) -> list[Outcome]:
+    progress = Progress("rollouts of the SFT policy", total=len(split), unit="samples")
+    outcomes = []
+    for number, start in enumerate(range(0, len(split), BATCH)):
+        rows = slice(start, start + BATCH)
+        outcomes.append(
+            phase.explore(
+                split.histories[rows],
+                split.target_codes[rows],
+                torch.from_numpy(split.users[rows]),
+                torch.from_numpy(split.targets[rows]),
+                step=number,
+            )
+        )
+        progress.advance(len(split.targets[rows]))
+    progress.finish()
+    return outcomes
+
+
+def _strata(outcomes: list[Outcome]) -> np.ndarray:
+    """(n,) the index in ``STRATA`` of each sample."""
+    difficult = np.concatenate([o.diagnostics.difficult.numpy() for o in outcomes])
+    discriminable = np.concatenate([o.diagnostics.discriminable.numpy() for o in outcomes])
+    return 2 * (~difficult) + (~discriminable)
+
+
+def _truth_agreement(
+    truth: TrueRelevance, split: EvalSplit, outcomes: list[Outcome]
+) -> tuple[np.ndarray, np.ndarray]:
+    """Per sample: (agreements, pairs) of the ranker with the true relevance over the pairs
+    (ground truth, valid rollout negative)."""
+    agree, pairs = [], []
+    for start, outcome in zip(range(0, len(split), BATCH), outcomes, strict=True):
+        users = split.users[start : start + len(outcome.rewards)]
+        targets = split.targets[start : start + len(outcome.rewards)]
+        items = outcome.item_ids.numpy()
+        negative = (items != NO_ITEM) & (items != targets[:, None])
+        g = items.shape[1]
+        true_rollouts = np.zeros(items.shape)
+        true_rollouts[negative] = truth(np.repeat(users, g).reshape(items.shape)[negative],
+                                        items[negative])  # fmt: skip
+        true_target = truth(users, targets)[:, None]
+        ranker = np.sign(outcome.target_reward.numpy()[:, None] - outcome.rewards.numpy())
+        true = np.sign(true_target - true_rollouts)
+        credit = np.where(ranker == 0, 0.5, (ranker == true).astype(float))
+        agree.append((credit * negative).sum(1))
+        pairs.append(negative.sum(1))
+    return np.concatenate(agree), np.concatenate(pairs)
+
+
+def _evaluated_runs(storage: Storage, ds: date) -> list[PolicyRun]:
+    """Every run of ``ds`` with a published evaluation, SFT first."""
+    folder = layout.partition(layout.MODELS_POLICY, ds)
+    keys = [key for key in storage.list_folders(folder) if key != ATTEMPTS]
+    runs = [PolicyRun(storage, ds, key) for key in keys]
+    evaluated = [r for r in runs if partitions.is_published(storage, f"{r.prefix}/evaluation")]
+    return sorted(evaluated, key=lambda run: (run.key != layout.SFT_KEY, run.key))
+
+
+def _run_hits(
+    run: PolicyRun,
+    split: EvalSplit,
+    catalog: SidTrie,
+    listed: SidTrie,
+    config: PipelineConfig,
+    k: int,
+) -> tuple[int, np.ndarray]:
+    """The run's best checkpoint and whether each sample's target is in its top ``k``."""
+    step = StartingPoint.best_of(run).step
+    log.info("%s, step %d: ranking the validation samples", run.key, step)
+    ranked, _ = rank_items(
+        run.load_policy(step), split, catalog, listed, config.evaluate.beam_width,
+        config.evaluate.batch_size,
+    )  # fmt: skip
+    return step, (ranked[:, :k] == split.targets[:, None]).any(1)
+
+
+def _stratum(
+    difficult: bool,
+    discriminable: bool,
+    members: np.ndarray,
+    hits: dict[str, tuple[int, np.ndarray]],
+    agreement: tuple[np.ndarray, np.ndarray] | None,
+    k: int,
+) -> dict[str, Any]:
+    count = int(members.sum())
+    accuracy = None
+    if agreement is not None and agreement[1][members].sum() > 0:
+        accuracy = float(agreement[0][members].sum() / agreement[1][members].sum())
+    return {
+        "difficult": difficult,
+        "discriminable": discriminable,
+        "samples": count,
+        "share": count / len(members),
+        "ranker_truth_accuracy": accuracy,
+        f"hr@{k}": {
+            key: float(found[members].mean()) if count else None for key, (_, found) in hits.items()
+        },
+    }
