@@ -1,0 +1,86 @@
+"""``adagrpo experiment`` as a real process on the tiny shop: every method from one evaluated
+SFT run over two seeds, the comparison, the truth-optimal distance, and a rerun that trains
+nothing and records each try once."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from tests.integration.test_train_policy import (
+    DS,
+    adagrpo,
+    fresh_root,
+    needs_dataset,
+    succeeded,
+    train_args,
+)
+
+SFT = ("train.epochs=2", "train.batch_size=32", "train.checkpoint_every=4")
+SETTINGS = (
+    *SFT,
+    "rl.steps=4",
+    "rl.checkpoint_every=2",
+    "rl.batch_size=32",
+    "rl.group_size=4",
+    "rl.reward=hit",  # the tiny shop has no ranker here: the rule reward needs none
+    "evaluate.max_users=40",
+)
+
+
+def experiment(root: Path) -> tuple[dict, str]:  # type: ignore[type-arg]
+    overrides = [arg for setting in SETTINGS for arg in ("--set", setting)]
+    result = succeeded(
+        adagrpo(
+            *("experiment", "--root", str(root), "--ds", DS),
+            *("--methods", "nll,mix:0.5,adagrpo", "--seeds", "2", *overrides),
+            timeout=900,
+        )
+    )
+    comparison = json.loads((root / f"comparison/dt={DS}/comparison.json").read_text())
+    return comparison, result.stderr
+
+
+@needs_dataset
+def test_experiment_compares_every_method_from_one_sft_run(
+    tiny_dataset: Path, tmp_path: Path
+) -> None:
+    root = fresh_root(tiny_dataset, tmp_path / "root")
+    refused = adagrpo("experiment", "--root", str(root), "--ds", DS, "--methods", "nll,magic")
+    assert refused.returncode == 2 and "unknown method 'magic'" in refused.stderr
+    succeeded(adagrpo(*train_args(root, *SFT)))
+    unevaluated = adagrpo("experiment", "--root", str(root), "--ds", DS, "--seeds", "1")
+    assert unevaluated.returncode == 2
+    assert f"adagrpo evaluate --ds {DS} --run method=nll" in unevaluated.stderr
+    succeeded(
+        adagrpo("evaluate", "--root", str(root), "--ds", DS, "--set", "evaluate.max_users=40")
+    )
+
+    comparison, _ = experiment(root)
+
+    runs = comparison["runs"]
+    assert [(r["run"], r["seed"]) for r in runs] == [
+        ("method=nll,continued", 0), ("method=nll,continued,seed=1", 1),
+        ("method=mix,lambda=0.5", 0), ("method=mix,lambda=0.5,seed=1", 1),
+        ("method=adagrpo,lambda=1", 0), ("method=adagrpo,lambda=1,seed=1", 1),
+    ]  # fmt: skip
+    for run in runs:
+        spec = json.loads((root / f"models/policy/dt={DS}/{run['run']}/spec.json").read_text())
+        assert spec["init"] == {k: comparison["sft"][k] for k in ("run", "step", "model_sha256")}
+        assert spec["rl"]["steps"] == 4 and run["final"]["step"] == 4
+        assert run["best"]["step"] in (2, 4)
+        assert run["best"]["truth_ratio"] > 0  # the tiny shop is simulated
+    assert [v["variant"] for v in comparison["variants"]] == ["nll", "mix:0.5", "adagrpo:1"]
+    for variant in comparison["variants"]:
+        hr = variant["best"]["hr"]
+        seeds = [r["best"]["hr"] for r in runs if r["variant"] == variant["variant"]]
+        assert hr["mean"] == sum(seeds) / 2 and hr["std"] >= 0
+    assert comparison["answer"]["best_mixture"] == "mix:0.5"
+    assert "AdaGRPO's test HR@10" in comparison["answer"]["text"]
+    assert len(comparison["tries"]) == 6
+    report = (root / f"comparison/dt={DS}/report.html").read_text()
+    assert "data:image/png;base64," in report and "mix:0.5" in report
+
+    again, log = experiment(root)
+    assert log.count("is already trained") == 6
+    assert len(again["tries"]) == 6  # the same settings are one try each
