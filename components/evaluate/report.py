@@ -113,7 +113,7 @@ def _rl_png(training: list[dict[str, Any]]) -> bytes:
         shares.plot(steps, [r[name] for r in training], color=color, label=name)
     shares.set_xlabel("step")
     shares.set_ylabel("share")
-    shares.set_ylim(0, 1)
+    shares.set_ylim(0, 1.02)
     shares.legend(fontsize=8)
     rewards.plot(steps, [r["reward_mean"] for r in training], color="#6a1b9a", label="mean")
     rewards.plot(steps, [r["reward_std"] for r in training], ":", color="#6a1b9a",
