@@ -53,9 +53,7 @@ def run(workdir: Path) -> dict[str, Any]:
     trie = SidTrie(catalog, torch.arange(ITEMS), VOCAB)
     scorer = _ranker(rng)
     settings = RLConfig(group_size=GROUP, batch_size=BATCH)
-    config = PolicyConfig(
-        VOCAB, 20, prefix_buckets=PolicyModelConfig().prefix_buckets, dropout=0.1
-    )
+    config = PolicyConfig(VOCAB, 20, prefix_buckets=PolicyModelConfig().prefix_buckets, dropout=0.1)
     batches = [rng.choice(SEQUENCES, BATCH, replace=False) for _ in range(STEPS + WARMUP)]
 
     results: dict[str, Any] = {
@@ -129,9 +127,7 @@ def _rollout_breakdown(
     phase.policy.train()
     sampled = time.perf_counter()
     items = phase.catalog.lookup(generated.items)
-    score_groups(
-        phase.reward, sequences.users[index], sequences.last_items[index], items, 0.0
-    )
+    score_groups(phase.reward, sequences.users[index], sequences.last_items[index], items, 0.0)
     scored = time.perf_counter()
     return {"rollouts_s": round(sampled - started, 3), "reward_s": round(scored - sampled, 3)}
 
