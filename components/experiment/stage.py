@@ -60,6 +60,9 @@ def run_experiment(
     """Train, evaluate and compare ``methods`` over ``seeds``; the published comparison."""
     storage = open_storage(config.storage)
     k = 10 if 10 in config.evaluate.ks else max(config.evaluate.ks)
+    # The start is scored like every run (same users, same decoding): with the settings the
+    # day was evaluated with, this reuses the published scores.
+    sft_summary = evaluate(config, ds, layout.SFT_KEY)
     sft = StartingPoint.best_of(PolicyRun(storage, ds, layout.SFT_KEY))
     dataset = open_dataset(storage, ds)
     truth = _TruthScore.load(storage, config, dataset, k)
@@ -78,7 +81,6 @@ def run_experiment(
                 policy = PolicyRun(storage, ds, key).load_policy(run["best"]["step"])
                 run["best"]["truth_ratio"] = truth.ratio(policy)
             runs.append(run)
-    sft_summary = storage.read_json(f"{sft.run.prefix}/evaluation/summary.json")
     reference = _checkpoint(sft_summary, sft.step, k)
     if truth is not None:
         reference["truth_ratio"] = truth.ratio(sft.load())

@@ -48,13 +48,10 @@ def test_experiment_compares_every_method_from_one_sft_run(
     root = fresh_root(tiny_dataset, tmp_path / "root")
     refused = adagrpo("experiment", "--root", str(root), "--ds", DS, "--methods", "nll,magic")
     assert refused.returncode == 2 and "unknown method 'magic'" in refused.stderr
-    succeeded(adagrpo(*train_args(root, *SFT)))
-    unevaluated = adagrpo("experiment", "--root", str(root), "--ds", DS, "--seeds", "1")
-    assert unevaluated.returncode == 2
-    assert f"adagrpo evaluate --ds {DS} --run method=nll" in unevaluated.stderr
-    succeeded(
-        adagrpo("evaluate", "--root", str(root), "--ds", DS, "--set", "evaluate.max_users=40")
-    )
+    untrained = adagrpo("experiment", "--root", str(root), "--ds", DS, "--seeds", "1")
+    assert untrained.returncode == 2
+    assert f"adagrpo train --ds {DS} --method nll" in untrained.stderr
+    succeeded(adagrpo(*train_args(root, *SFT)))  # evaluated by the experiment, like every run
 
     comparison, _ = experiment(root)
 
@@ -75,6 +72,10 @@ def test_experiment_compares_every_method_from_one_sft_run(
         hr = variant["best"]["hr"]
         seeds = [r["best"]["hr"] for r in runs if r["variant"] == variant["variant"]]
         assert hr["mean"] == sum(seeds) / 2 and hr["std"] >= 0
+    sft = json.loads(
+        (root / f"models/policy/dt={DS}/method=nll/evaluation/summary.json").read_text()
+    )
+    assert sft["users"] == {"valid": 40, "test": 40}  # scored on the runs' users
     assert comparison["answer"]["best_mixture"] == "mix:0.5"
     assert "AdaGRPO's test HR@10" in comparison["answer"]["text"]
     assert len(comparison["tries"]) == 6

@@ -230,14 +230,16 @@ def test_a_publisher_interrupted_by_another_leaves_one_complete_partition(
     assert storage.list_folders(f"{STAGING}/{socket.gethostname()}") == []
 
 
-@pytest.mark.parametrize("backend", ["local", "s3"])
-def test_racing_publishers_always_leave_one_complete_partition(
-    tmp_path: Path, request: pytest.FixtureRequest, backend: str
-) -> None:
-    if backend == "local":
-        storage: Storage = LocalStorage(tmp_path)
-    else:
-        storage = s3_storage(request.getfixturevalue("s3_endpoint"))
+@pytest.fixture(params=["local", "s3"])
+def any_storage(request: pytest.FixtureRequest, tmp_path: Path) -> Storage:
+    """A local root, and a root on the S3 protocol (moto's server)."""
+    if request.param == "local":
+        return LocalStorage(tmp_path)
+    return s3_storage(request.getfixturevalue("s3_endpoint"))
+
+
+def test_racing_publishers_always_leave_one_complete_partition(any_storage: Storage) -> None:
+    storage = any_storage
     errors: list[BaseException] = []
 
     def publisher(name: str) -> None:
@@ -308,14 +310,8 @@ def dead_pid() -> int:
     return process.pid
 
 
-@pytest.mark.parametrize("backend", ["local", "s3"])
-def test_gc_removes_only_what_no_live_process_owns(
-    tmp_path: Path, request: pytest.FixtureRequest, backend: str
-) -> None:
-    if backend == "local":
-        storage: Storage = LocalStorage(tmp_path)
-    else:
-        storage = s3_storage(request.getfixturevalue("s3_endpoint"))
+def test_gc_removes_only_what_no_live_process_owns(any_storage: Storage) -> None:
+    storage = any_storage
     here = socket.gethostname()
     dead = staging_area(storage, here, dead_pid(), age_s=5)
     live = staging_area(storage, here, os.getpid(), age_s=10 * 86400)
