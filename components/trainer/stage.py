@@ -54,7 +54,8 @@ def train(
         start = (
             StartingPoint.best_of(PolicyRun(storage, ds, init or SFT_KEY)) if reinforced else None
         )
-        scorer = _scorer(config, storage, ds) if reinforced else None
+        rewarded = reinforced and settings.method != "nll"  # continued SFT has no rollouts
+        scorer = _scorer(config, storage, ds) if rewarded else None
         policy_config = (
             start.run.policy_config()
             if start
