@@ -40,7 +40,7 @@ def eval_split(
     histories = pad_histories(np.asarray(history.values), np.asarray(history.offsets), config)
     targets = np.asarray(examples.column("target_item_id"), dtype=np.int64)
     users = np.asarray(examples.column("user_id"), dtype=np.int64)
-    codes = np.array(examples.column("target_sid").combine_chunks().flatten(), dtype=np.int64)
+    codes = examples.column("target_sid").combine_chunks().flatten().to_numpy().astype(np.int64)
     target_codes = torch.from_numpy(codes.reshape(len(targets), config.tokens_per_item))
     return EvalSplit(name, histories, targets, users, target_codes)
 

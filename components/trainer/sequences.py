@@ -118,6 +118,6 @@ def fold_examples(examples: pa.Table, tokens_per_item: int, max_history: int) ->
         tokens_per_item,
         users=torch.from_numpy(users[keep]),
         last_items=torch.from_numpy(
-            np.array(examples.column("target_item_id").take(keep), dtype=np.int64)
+            examples.column("target_item_id").take(keep).to_numpy().astype(np.int64)
         ),
     )
