@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import typing
 
 from components.core.cli_args import logical_date, positive_int
 from components.core.config import PipelineConfig
@@ -42,7 +43,7 @@ def parse_methods(value: str) -> list[tuple[str, float | None]]:
     """``mix:0.5,adagrpo`` -> [("mix", 0.5), ("adagrpo", None)]."""
     from components.core.config import Method
 
-    known = Method.__args__  # type: ignore[attr-defined]
+    known = typing.get_args(Method)
     methods: list[tuple[str, float | None]] = []
     for item in value.split(","):
         name, _, weight = item.strip().partition(":")
