@@ -3,10 +3,10 @@
 
 Turns the shop's exposure logs into a new generative-recommendation model, one logical day at a
 time: raw logs -> curated exposures (Spark) -> validated partition (Great Expectations) ->
-Feast features -> reward model (ranker), and semantic IDs -> semantic-ID training sets ->
-supervised policy (SFT) -> AdaGRPO from its best checkpoint, rewarded by the ranker (the
-training container; GPU nodes in production) -> evaluation of every checkpoint of both
-(registration follows).
+semantic IDs -> semantic-ID training sets -> supervised policy (SFT), and Feast features ->
+reward model (ranker, kept blind to the training sets' held-out positives) -> AdaGRPO from the
+SFT policy's best checkpoint, rewarded by the ranker (the training container; GPU nodes in
+production) -> evaluation of every checkpoint of both (registration follows).
 
 * **Scheduled**: daily, for the previous day; catchup is off.
 * **Backfill**: trigger a backfill over a date range from the UI, CLI or REST API; each day's
@@ -108,8 +108,10 @@ def adagrpo_retrain() -> None:
 
     validated = validate_exposures()
     simulate_raw_logs() >> wait_for_raw_logs() >> extract_exposures() >> validated
-    ranker = validated >> materialize_features() >> train_ranker()
-    sft = validated >> assign_semantic_ids() >> build_dataset() >> train_sft() >> evaluate_sft()
+    dataset = validated >> assign_semantic_ids() >> build_dataset()
+    # The ranker learns nothing from the training set's held-out positives: it needs the set.
+    ranker = [validated >> materialize_features(), dataset] >> train_ranker()
+    sft = dataset >> train_sft() >> evaluate_sft()
     [sft, ranker] >> train_adagrpo() >> evaluate_adagrpo()
 
 

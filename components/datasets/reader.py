@@ -54,12 +54,7 @@ def open_dataset(storage: Storage, ds: date) -> SidDataset:
     from components.semantic_ids.api import load_sid_map
 
     target = layout.partition(layout.DATASETS, ds)
-    try:
-        manifest = partitions.read_manifest(storage, target)
-    except partitions.PartitionNotPublished as missing:
-        raise partitions.PartitionNotPublished(
-            f"{missing}: run `adagrpo build-dataset --ds {ds.isoformat()}` first"
-        ) from None
+    manifest = partitions.read_manifest(storage, target)  # unpublished: names build-dataset
     sid_map = load_sid_map(storage, ds, version=int(manifest["sid_version"]))
     vocab_sizes = (sid_map.codes_per_level,) * sid_map.levels + (sid_map.dedup_vocab,)
     catalog = storage.read_parquet(f"{target}/catalog_sids.parquet")

@@ -1,4 +1,5 @@
-"""The ranker's training rows as the features stage published them, one frame per exposure day."""
+"""The ranker's training rows as the features stage published them, one frame per exposure day,
+and the rule that keeps the policy's held-out positives out of them."""
 
 from __future__ import annotations
 
@@ -10,6 +11,8 @@ import pandas as pd
 from components.core import partitions
 from components.core.layout import partition
 from components.core.storage import Storage
+from components.datasets.reader import SidDataset
+from components.features.schema import EVENT_TIMESTAMP
 from components.features.training_rows import LABEL, RANKER_ROWS
 
 
@@ -40,3 +43,25 @@ def load_rows(storage: Storage, ds: date) -> RankerRows:
         for day in sorted(manifest["exposure_days"])
     }
     return RankerRows(features=list(manifest["features"]), by_day=by_day)
+
+
+def holdout_starts(dataset: SidDataset) -> pd.Series:
+    """When each user's held-out positives begin: the time of their earliest validation or test
+    target, indexed by user id (users without one are absent)."""
+    held_out = pd.concat(
+        dataset.split(name).select(["user_id", "target_ts"]).to_pandas()
+        for name in ("valid", "test")
+    )
+    return pd.to_datetime(held_out["target_ts"], utc=True).groupby(held_out["user_id"]).min()
+
+
+def before_holdout(rows: pd.DataFrame, starts: pd.Series) -> pd.DataFrame:
+    """The rows shown to each user before their held-out positives began.
+
+    A reward model that saw a user click their validation or test item would pass that item to
+    the policy it rewards, and evaluation would score the leak. Whole slates go: the held-out
+    click's neighbours say as much about it as the click itself.
+    """
+    start = rows["user_id"].map(starts)
+    shown = pd.to_datetime(rows[EVENT_TIMESTAMP], utc=True)
+    return rows[start.isna() | (shown < start)].reset_index(drop=True)

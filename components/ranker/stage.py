@@ -1,4 +1,6 @@
-"""The ranker stage for one logical date: train, evaluate on the last day, measure, publish."""
+"""The ranker stage for one logical date: train on the earlier days (without the exposures from
+each user's held-out positives on: the day's training set says when they begin), evaluate on the
+last day, measure, publish."""
 
 from __future__ import annotations
 
@@ -11,6 +13,7 @@ import pandas as pd
 
 from components.core.config import PipelineConfig
 from components.core.storage import open_storage
+from components.datasets.reader import open_dataset
 from components.features.schema import STATS_VIEWS, snapshot_time
 from components.features.training_rows import LABEL
 from components.ranker import bias
@@ -20,7 +23,7 @@ from components.ranker.metrics import click_metrics, reliability
 from components.ranker.model import ModelShape
 from components.ranker.params import TrainParams
 from components.ranker.report import format_facts, render_report
-from components.ranker.rows import load_rows
+from components.ranker.rows import before_holdout, holdout_starts, load_rows
 from components.ranker.scorer import RankerScorer, read_snapshots
 from components.ranker.training import fit, predict
 
@@ -33,7 +36,8 @@ def train_ranker(config: PipelineConfig, ds: date, params: TrainParams) -> dict[
     rows = load_rows(storage, ds)
     windows = list(config.features.windows_days)
     _check_windows(rows.features, windows)
-    train, evaluation = rows.split_last_day()
+    logged, evaluation = rows.split_last_day()
+    train = before_holdout(logged, holdout_starts(open_dataset(storage, ds)))
     encoder = FeatureEncoder.fit(train, rows.features, max_position=int(train["position"].max()))
     inputs = encoder.encode(train)
     shape = ModelShape(
@@ -52,6 +56,7 @@ def train_ranker(config: PipelineConfig, ds: date, params: TrainParams) -> dict[
         "train_days": [day.isoformat() for day in days[:-1]],
         "eval_day": days[-1].isoformat(),
         "train_rows": len(train),
+        "held_out_rows_dropped": len(logged) - len(train),
         "evaluation": click_metrics(labels, predicted),
         "reliability": [vars(b) for b in bins],
         "weights_sha256": serialize_weights(model)[1],

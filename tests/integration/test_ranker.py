@@ -1,5 +1,6 @@
-"""The ranker on the tiny simulated shop: training and evaluation, artifacts and their sha256,
-deterministic and batch-independent scores, the truth report by item exposure."""
+"""The ranker on the tiny simulated shop: training (blind to the held-out positives) and
+evaluation, artifacts and their sha256, deterministic and batch-independent scores, the truth
+report by item exposure."""
 
 from __future__ import annotations
 
@@ -16,7 +17,9 @@ from components import cli
 from components.core.config import PipelineConfig
 from components.core.partitions import ArtifactIntegrityError
 from components.core.storage import LocalStorage
+from components.datasets.reader import open_dataset
 from components.ranker.artifacts import ranker_partition
+from components.ranker.rows import before_holdout, holdout_starts, load_rows
 from components.ranker.scorer import RankerScorer
 
 pytestmark = [
@@ -28,10 +31,10 @@ DS = date(2026, 11, 3)
 
 
 @pytest.fixture(scope="module")
-def ranked_shop(tiny_shop: PipelineConfig, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A copy of the tiny shop with its features and a ranker trained for ``DS``."""
+def ranked_shop(tiny_dataset: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A copy of the tiny shop's training set with its features and a ranker trained for ``DS``."""
     root = tmp_path_factory.mktemp("ranked-shop") / "root"
-    shutil.copytree(tiny_shop.storage.root, root)
+    shutil.copytree(tiny_dataset, root)
     common = ["--root", str(root), "--ds", DS.isoformat(), "--set", "spark.master=local[2]"]
     assert cli.main(["features", *common]) == 0
     assert cli.main(["train-ranker", *common]) == 0
@@ -52,6 +55,21 @@ def test_trained_on_earlier_days_beats_chance_on_the_last(ranked_shop: Path) -> 
     assert 0 <= evaluation["ece"] < 0.2
     report = (ranked_shop / ranker_partition(DS) / "report.html").read_text()
     assert "data:image/png;base64," in report  # the reliability plot, embedded
+
+
+def test_trained_without_the_rows_from_each_users_held_out_positives_on(
+    ranked_shop: Path,
+) -> None:
+    storage = LocalStorage(ranked_shop)
+    rows = load_rows(storage, DS)
+    logged, _ = rows.split_last_day()
+    starts = holdout_starts(open_dataset(storage, DS))
+    result = metrics(ranked_shop)
+    assert result["held_out_rows_dropped"] > 0
+    assert result["train_rows"] + result["held_out_rows_dropped"] == len(logged)
+    kept = before_holdout(logged, starts)
+    start = kept["user_id"].map(starts)
+    assert (kept["event_timestamp"][start.notna()] < start.dropna()).all()
 
 
 def test_truth_report_measures_accuracy_by_item_exposure(ranked_shop: Path) -> None:
@@ -101,6 +119,15 @@ def test_tampered_weights_are_refused(ranked_shop: Path, tmp_path: Path) -> None
     weights.write_bytes(bytes(data))
     with pytest.raises(ArtifactIntegrityError, match="sha256"):
         RankerScorer.load(LocalStorage(root), DS)
+
+
+def test_a_day_without_its_training_set_names_the_stage_to_run(
+    ranked_shop: Path, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    root = tmp_path / "root"
+    shutil.copytree(ranked_shop, root, ignore=shutil.ignore_patterns("datasets"))
+    assert cli.main(["train-ranker", "--root", str(root), "--ds", DS.isoformat()]) == 2
+    assert f"run `adagrpo build-dataset --ds {DS}` first" in caplog.text
 
 
 def test_a_day_without_rows_is_a_clear_error(tiny_shop: PipelineConfig) -> None:

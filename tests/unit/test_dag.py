@@ -37,7 +37,7 @@ def test_task_graph(dag) -> None:  # type: ignore[no-untyped-def]
         "materialize_features": ["train_ranker"],
         "train_ranker": ["train_adagrpo"],
         "assign_semantic_ids": ["build_dataset"],
-        "build_dataset": ["train_sft"],
+        "build_dataset": ["train_ranker", "train_sft"],
         "train_sft": ["evaluate_sft"],
         "evaluate_sft": ["train_adagrpo"],
         "train_adagrpo": ["evaluate_adagrpo"],
