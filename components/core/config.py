@@ -203,6 +203,13 @@ class RLConfig(Section):
     learning_rate: float = Field(2e-4, gt=0, le=1, description="Peak learning rate")
     warmup_steps: int = Field(10, ge=0, le=100_000)
     checkpoint_every: int = Field(50, ge=1, description="Steps; the last step always saves")
+    ema_decay: float = Field(
+        0.0,
+        ge=0,
+        lt=1,
+        description="As train.ema_decay, for RL runs; its own setting because a short RL budget "
+        "under the SFT run's slow average would publish little more than the start's weights",
+    )
     group_size: int = Field(8, ge=2, le=256, description="G: rollouts per sample")
     rollout: Literal["sample", "beam"] = Field(
         "sample", description="Sampling at `temperature`, or the G beams of a beam search"

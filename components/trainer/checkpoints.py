@@ -216,7 +216,8 @@ class PolicyRun:
         if bool(trained) != (average is not None):
             raise ValueError(
                 f"{uri} was saved {'with' if trained else 'without'} a weight average: resume "
-                f"it with the train.ema_decay it was trained with, or --restart"
+                f"it with the ema_decay it was trained with (train.*, or rl.* for RL methods), or "
+                f"--restart"
             )
         if average is None:
             policy.load_state_dict(published, strict=True)

@@ -42,6 +42,7 @@ class Budget:
     learning_rate: float
     warmup_steps: int
     checkpoint_every: int
+    ema_decay: float  # of the moving average the checkpoints publish; 0 for the trained weights
 
     @classmethod
     def supervised(cls, settings: TrainConfig, sequences: Sequences) -> Budget:
@@ -52,6 +53,7 @@ class Budget:
             settings.learning_rate,
             settings.warmup_steps,
             settings.checkpoint_every,
+            settings.ema_decay,
         )
 
     @classmethod
@@ -62,6 +64,7 @@ class Budget:
             settings.learning_rate,
             settings.warmup_steps,
             settings.checkpoint_every,
+            settings.ema_decay,
         )
 
 
@@ -93,7 +96,7 @@ def train_policy(
     warmup = capped_warmup(budget.warmup_steps, budget.steps, settings.warmup_max_share)
     schedule = warmup_cosine(warmup, budget.steps, settings.min_lr_ratio)
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, schedule)
-    average = _weight_average(policy, settings.ema_decay)
+    average = _weight_average(policy, budget.ema_decay)
     state = _resume(run, policy, average, optimizer, scheduler, workers) or TrainingState(0, 0, 0)
 
     use_bf16 = workers.device.type == "cuda"

@@ -160,7 +160,9 @@ def test_constrained_rollouts_stay_in_the_trie() -> None:
     assert listed.contains(rollouts.items).all() and stats["hallucination"][0].item() == 0
 
 
-def rl_train(root: Path, method: str = "adagrpo", seed: int = 0, **rl: object) -> Policy:
+def rl_train(
+    root: Path, method: str = "adagrpo", seed: int = 0, sft_ema: float = 0.0, **rl: object
+) -> Policy:
     settings = SETTINGS.model_copy(update=rl)
     torch.manual_seed(seed)
     policy = new_policy() if seed == 0 else Policy(POLICY).train()
@@ -170,9 +172,8 @@ def rl_train(root: Path, method: str = "adagrpo", seed: int = 0, **rl: object) -
         phase(policy, method, settings, reference=reference),
     )
     run = PolicyRun(LocalStorage(root), DS, f"method={method}")
-    train_policy(
-        policy, sequences(), train_config(), Budget.reinforced(settings), objective, run, CPU
-    )
+    sft = train_config(ema_decay=sft_ema)
+    train_policy(policy, sequences(), sft, Budget.reinforced(settings), objective, run, CPU)
     return policy
 
 
@@ -194,6 +195,16 @@ def test_a_killed_rl_run_resumes_to_the_same_weights(tmp_path: Path, rollout: st
     assert (tmp_path / "a" / run.checkpoint_key(12) / MODEL_FILE).read_bytes() == (
         tmp_path / "b" / run.checkpoint_key(12) / MODEL_FILE
     ).read_bytes()
+
+
+def test_rl_checkpoints_average_by_the_rl_setting_not_the_sft_one(tmp_path: Path) -> None:
+    run = PolicyRun(LocalStorage(tmp_path / "trained"), DS, "method=adagrpo")
+    policy = rl_train(tmp_path / "trained", sft_ema=0.99)
+    assert_same_weights(run.load_policy(12), policy)  # no average behind the SFT's decay
+
+    averaged = rl_train(tmp_path / "averaged", ema_decay=0.5)
+    published = PolicyRun(LocalStorage(tmp_path / "averaged"), DS, "method=adagrpo")
+    assert not torch.equal(published.load_policy(12).head.weight, averaged.head.weight)
 
 
 def test_the_reference_never_changes(tmp_path: Path) -> None:
