@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import fcntl
+import hashlib
 import io
 import json
 import os
@@ -41,6 +43,9 @@ S3_LOCK_WAIT_S = 300  # how long a publisher waits for another one of the same p
 S3_LOCK_LEASE_S = 900  # a lock older than this was left by a killed publisher
 TRASH_SUFFIX = ".trash"  # local folders moved aside by a swap, removed right after it
 TEMP_SUFFIX = ".tmp"  # local files being written, renamed into place when whole
+# What S3 answers a conditional write that lost: the condition failed, or a concurrent
+# conditional write of the same key was in flight.
+CONDITION_FAILED = {"PreconditionFailed", "ConditionalRequestConflict", "409"}
 
 
 class Storage(ABC):
@@ -81,6 +86,16 @@ class Storage(ABC):
         The top-level marker objects (names starting with ``_``) of ``source`` arrive last and
         those of ``target`` leave first, so a marker always describes complete contents.
         """
+
+    @abstractmethod
+    def read_tagged(self, key: str) -> tuple[bytes, str] | None:
+        """The object and a tag that changes whenever the object does; None when absent."""
+
+    @abstractmethod
+    def write_if(self, key: str, data: bytes, tag: str | None) -> bool:
+        """Write ``key`` only if it still carries ``tag`` (None: only if it does not exist);
+        whether it was written. Atomic against every other writer of ``key``: of two writers
+        holding the same tag, exactly one succeeds."""
 
     def staging_key(self, purpose: str) -> str:
         """A fresh, unique prefix for work that is published later, named after its owner."""
@@ -144,6 +159,29 @@ class LocalStorage(Storage):
         tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}{TEMP_SUFFIX}")
         tmp.write_bytes(data)
         os.replace(tmp, path)
+
+    def read_tagged(self, key: str) -> tuple[bytes, str] | None:
+        try:
+            data = self._path(key).read_bytes()
+        except FileNotFoundError:
+            return None
+        return data, hashlib.sha256(data).hexdigest()
+
+    def write_if(self, key: str, data: bytes, tag: str | None) -> bool:
+        # Conditional writers in one folder take turns on a lock of the folder itself (it
+        # leaves no file behind); readers need none, since the write itself is a rename.
+        folder = self._path(key).parent
+        folder.mkdir(parents=True, exist_ok=True)
+        descriptor = os.open(folder, os.O_RDONLY)
+        try:
+            fcntl.flock(descriptor, fcntl.LOCK_EX)
+            current = self.read_tagged(key)
+            if (current[1] if current else None) != tag:
+                return False
+            self.write_bytes(key, data)
+            return True
+        finally:
+            os.close(descriptor)  # releases the lock
 
     def read_parquet(self, prefix: str, columns: list[str] | None = None) -> pa.Table:
         # Local files are read by path: memory-mapped, no extra copy.
@@ -292,6 +330,28 @@ class S3Storage(Storage):
         self.client.put_object(Bucket=self.bucket, Key=self._key(key), Body=data)
 
     @_s3_errors
+    def read_tagged(self, key: str) -> tuple[bytes, str] | None:
+        try:
+            found = self.client.get_object(Bucket=self.bucket, Key=self._key(key))
+        except self.client.exceptions.NoSuchKey:
+            return None
+        return bytes(found["Body"].read()), str(found["ETag"])
+
+    @_s3_errors
+    def write_if(self, key: str, data: bytes, tag: str | None) -> bool:
+        from botocore.exceptions import ClientError
+
+        # S3's conditional writes: If-None-Match creates, If-Match on the ETag replaces.
+        condition = {"IfNoneMatch": "*"} if tag is None else {"IfMatch": tag}
+        try:
+            self.client.put_object(Bucket=self.bucket, Key=self._key(key), Body=data, **condition)
+        except ClientError as exc:
+            if exc.response["Error"]["Code"] in CONDITION_FAILED:
+                return False
+            raise
+        return True
+
+    @_s3_errors
     def list_keys(self, prefix: str) -> list[str]:
         full = self._key(prefix).rstrip("/") + "/"
         strip = len(self.prefix) + 1 if self.prefix else 0
@@ -363,7 +423,7 @@ class S3Storage(Storage):
                 self.client.put_object(Bucket=self.bucket, Key=lock, Body=owner, IfNoneMatch="*")
                 break
             except ClientError as exc:
-                if exc.response["Error"]["Code"] not in {"PreconditionFailed", "409"}:
+                if exc.response["Error"]["Code"] not in CONDITION_FAILED:
                     raise
             try:
                 held = self.client.head_object(Bucket=self.bucket, Key=lock)["LastModified"]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pyarrow as pa
@@ -93,3 +94,28 @@ def test_unpublished_partition_is_refused(storage: Storage) -> None:
 def test_s3_root_without_bucket_is_rejected() -> None:
     with pytest.raises(ValueError, match="names no bucket"):
         open_storage(StorageConfig(root="s3://"))
+
+
+def test_conditional_writes_create_once_and_replace_only_the_version_read(
+    storage: Storage,
+) -> None:
+    assert storage.read_tagged("doc.json") is None
+    assert storage.write_if("doc.json", b"first", None)
+    assert not storage.write_if("doc.json", b"again", None)  # it exists now
+
+    data, tag = storage.read_tagged("doc.json") or (b"", "")
+    assert data == b"first"
+    assert storage.write_if("doc.json", b"second", tag)
+    assert not storage.write_if("doc.json", b"stale", tag)  # the tag read before the change
+    assert storage.read_bytes("doc.json") == b"second"
+    assert storage.list_keys("") == ["doc.json"]  # nothing left beside it
+
+
+def test_of_racing_conditional_writers_exactly_one_wins(storage: Storage) -> None:
+    storage.write_bytes("counter", b"start")
+    _, tag = storage.read_tagged("counter") or (b"", "")
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        won = list(pool.map(lambda i: storage.write_if("counter", f"{i}".encode(), tag), range(8)))
+
+    assert won.count(True) == 1
+    assert storage.read_bytes("counter") == str(won.index(True)).encode()
