@@ -42,6 +42,21 @@ class StorageConfig(Section):
     s3_region: str | None = None
 
 
+class RegistryConfig(StorageConfig):
+    """The model registry's own root, so that models can live apart from the data lake."""
+
+    root: str = Field(
+        "./var/registry", description="Local folder or s3://bucket/prefix of the model registry"
+    )
+    alias_attempts: int = Field(
+        20,
+        ge=1,
+        le=1000,
+        description="Conditional writes an alias move tries before it fails loudly (each lost "
+        "one means another writer moved an alias in between)",
+    )
+
+
 class SparkConfig(Section):
     master: str = "local[*]"
     connect_url: str | None = Field(None, description="sc://host:15002 selects Spark Connect")
@@ -290,6 +305,7 @@ class RunnerConfig(Section):
 
 class PipelineConfig(Section):
     storage: StorageConfig = StorageConfig()
+    registry: RegistryConfig = RegistryConfig()
     spark: SparkConfig = SparkConfig()
     simulate: SimulateConfig = SimulateConfig()
     extract: ExtractConfig = ExtractConfig()

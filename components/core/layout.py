@@ -22,6 +22,15 @@ MODELS_POLICY = "models/policy"  # policy training runs: dt=<ds>/<run key>/
 ANALYSIS = "analysis"  # the stratified analysis of each day's runs
 COMPARISON = "comparison"  # the experiment comparing every method on a day
 
+# The model registry, under its own root (registry.root): immutable versions, each published
+# whole with its manifest; the index of registered candidates (one object each, created once);
+# the claimed version numbers; the aliases and their audit log, one document moved by
+# conditional writes.
+REGISTRY_VERSIONS = "versions"  # versions/v=<n>/
+REGISTRY_CANDIDATES = "candidates"  # candidates/<identity>.json -> the version it became
+REGISTRY_CLAIMS = "claims"  # claims/<n>: version numbers taken, published or not
+REGISTRY_ALIASES = "aliases.json"
+
 # The command that publishes each dataset, for errors about a missing input (raw logs land
 # from production, or from the simulator or a replay of real data).
 _PRODUCERS = {

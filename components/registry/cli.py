@@ -1,0 +1,70 @@
+"""``adagrpo registry``: list, show, compare, promote and roll back registered models."""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+import json
+import socket
+from typing import Any
+
+from components.core.config import PipelineConfig
+
+
+def register(subparsers: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
+    parser = subparsers.add_parser(
+        "registry",
+        parents=[common],
+        help=__doc__,
+        description="The model registry at registry.root (--registry): immutable versions with "
+        "checksummed files, and the champion and challenger aliases with their audit log.",
+    )
+    parser.add_argument("--registry", help="registry root: a folder or s3://bucket/prefix")
+    actions = parser.add_subparsers(dest="action", required=True, metavar="ACTION")
+    actions.add_parser("list", help="every version with its metrics, and the aliases")
+    show = actions.add_parser("show", help="one version, its files verified")
+    show.add_argument("version", type=int)
+    diff = actions.add_parser("diff", help="what differs between two versions")
+    diff.add_argument("first", type=int)
+    diff.add_argument("second", type=int)
+    for name, text in (
+        ("promote", "make the challenger the champion"),
+        ("rollback", "make the previous champion the champion again"),
+    ):
+        move = actions.add_parser(name, help=text)
+        move.add_argument("--reason", required=True, help="why, for the audit log")
+        move.add_argument("--actor", default=f"{getpass.getuser()}@{socket.gethostname()}")
+    actions.add_parser("audit", help="every alias move, oldest first")
+    parser.set_defaults(handler=run)
+
+
+def run(args: argparse.Namespace, config: PipelineConfig) -> int:
+    from components.registry.store import ModelRegistry  # boto3 for S3: keep --help fast
+
+    settings = config.registry
+    if args.registry:
+        settings = settings.model_copy(update={"root": args.registry})
+    registry = ModelRegistry.open(settings)
+    result: Any
+    if args.action == "list":
+        aliases = registry.aliases()
+        result = {
+            "aliases": aliases,
+            "versions": [
+                {**v.summary(), "aliases": [a for a, n in aliases.items() if n == v.number]}
+                for v in registry.versions()
+            ],
+        }
+    elif args.action == "show":
+        version = registry.verified(args.version)
+        result = {**version.summary(), "sha256": version.manifest["sha256"], "verified": True}
+    elif args.action == "diff":
+        result = registry.diff(args.first, args.second)
+    elif args.action == "promote":
+        result = registry.promote(args.actor, args.reason)
+    elif args.action == "rollback":
+        result = registry.rollback(args.actor, args.reason)
+    else:
+        result = registry.audit()
+    print(json.dumps(result, indent=2, default=str))
+    return 0
