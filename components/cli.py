@@ -28,6 +28,7 @@ STAGE_MODULES = (
     "components.evaluate.cli",
     "components.analysis.cli",
     "components.experiment.cli",
+    "components.selection.cli",
     "components.registry.cli",
     "components.housekeeping.cli",
 )

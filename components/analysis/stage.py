@@ -21,13 +21,13 @@ from components.analysis.report import render_report
 from components.core import layout, partitions
 from components.core.config import PipelineConfig
 from components.core.progress import Progress
-from components.core.storage import Storage, open_storage
+from components.core.storage import open_storage
 from components.datasets.reader import open_dataset
 from components.evaluate.decode import EvalSplit, eval_split, rank_items
 from components.policy.trie import SidTrie
 from components.ranker.scorer import RankerScorer
 from components.simulate.truth import TrueRelevance
-from components.trainer.checkpoints import ATTEMPTS, PolicyRun, StartingPoint
+from components.trainer.checkpoints import PolicyRun, StartingPoint, evaluated_runs
 from components.trainer.rewards import NO_ITEM, RankerReward
 from components.trainer.rl import Outcome, RolloutPhase
 
@@ -67,7 +67,7 @@ def analyze(config: PipelineConfig, ds: date) -> dict[str, Any]:
     truth = TrueRelevance.load(storage)
     agreement = _truth_agreement(truth, split, outcomes) if truth else None
     k = 10 if 10 in config.evaluate.ks else max(config.evaluate.ks)
-    runs = _evaluated_runs(storage, ds)
+    runs = evaluated_runs(storage, ds)
     hits = {
         run.key: _run_hits(run, split, catalog, listed, config, k) for run in runs
     }  # fmt: skip
@@ -151,15 +151,6 @@ def _truth_agreement(
         agree.append((credit * negative).sum(1))
         pairs.append(negative.sum(1))
     return np.concatenate(agree), np.concatenate(pairs)
-
-
-def _evaluated_runs(storage: Storage, ds: date) -> list[PolicyRun]:
-    """Every run of ``ds`` with a published evaluation, SFT first."""
-    folder = layout.partition(layout.MODELS_POLICY, ds)
-    keys = [key for key in storage.list_folders(folder) if key != ATTEMPTS]
-    runs = [PolicyRun(storage, ds, key) for key in keys]
-    evaluated = [r for r in runs if partitions.is_published(storage, f"{r.prefix}/evaluation")]
-    return sorted(evaluated, key=lambda run: (run.key != layout.SFT_KEY, run.key))
 
 
 def _run_hits(

@@ -298,6 +298,24 @@ class EvaluateConfig(Section):
         return self
 
 
+class PromotionConfig(Section):
+    """Which checkpoint of the day is put up for blessing, and against what."""
+
+    metric: str = Field(
+        "ndcg@10",
+        pattern=r"^(hr|ndcg)@[1-9][0-9]*$",
+        description="Validation metric of constrained decoding (what is served) that selects "
+        "the candidate; evaluate.ks must hold its K",
+    )
+    max_hallucination: float = Field(
+        0.01,
+        ge=0,
+        le=1,
+        description="A checkpoint is eligible only if its unconstrained decoding hallucinates "
+        "at most this share of its validation recommendations",
+    )
+
+
 class RunnerConfig(Section):
     kind: Literal["subprocess"] = "subprocess"
     python: str | None = Field(None, description="Interpreter for stage processes")
@@ -317,6 +335,7 @@ class PipelineConfig(Section):
     train: TrainConfig = TrainConfig()
     rl: RLConfig = RLConfig()
     evaluate: EvaluateConfig = EvaluateConfig()
+    promotion: PromotionConfig = PromotionConfig()
     runner: RunnerConfig = RunnerConfig()
 
     def to_yaml(self) -> str:

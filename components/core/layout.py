@@ -21,6 +21,7 @@ MODELS_RANKER = "models/ranker"  # the reward model, one per logical date
 MODELS_POLICY = "models/policy"  # policy training runs: dt=<ds>/<run key>/
 ANALYSIS = "analysis"  # the stratified analysis of each day's runs
 COMPARISON = "comparison"  # the experiment comparing every method on a day
+SELECTION = "promotion/selection"  # the day's candidate for the registry, and why
 
 # The model registry, under its own root (registry.root): immutable versions, each published
 # whole with its manifest; the index of registered candidates (one object each, created once);
@@ -45,6 +46,7 @@ _PRODUCERS = {
     MODELS_POLICY: "train",
     ANALYSIS: "analyze",
     COMPARISON: "experiment",
+    SELECTION: "select",
 }
 
 

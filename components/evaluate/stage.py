@@ -137,7 +137,8 @@ def _summary(
         "users": {split.name: len(split) for split in splits},
         "catalog_items": items,
         "checkpoints": [
-            {k: r[k] for k in ("step", "epoch", "train_loss", "valid", "test")} for r in results
+            {k: r[k] for k in ("step", "epoch", "model_sha256", "train_loss", "valid", "test")}
+            for r in results
         ],
         "torch_threads": torch.get_num_threads(),
     }

@@ -40,7 +40,13 @@ from safetensors.torch import load as load_tensors
 from safetensors.torch import save as save_tensors
 
 from components.core import partitions
-from components.core.layout import MODELS_POLICY, check_run_key, partition, train_command
+from components.core.layout import (
+    MODELS_POLICY,
+    SFT_KEY,
+    check_run_key,
+    partition,
+    train_command,
+)
 from components.core.storage import Storage
 from components.policy.model import FORMAT as POLICY_FORMAT
 from components.policy.model import Policy, PolicyConfig
@@ -272,6 +278,15 @@ class StartingPoint:
 
     def to_json(self) -> dict[str, Any]:
         return {"run": self.run.key, "step": self.step, "model_sha256": self.model_sha256}
+
+
+def evaluated_runs(storage: Storage, ds: date) -> list[PolicyRun]:
+    """Every run of ``ds`` with a published evaluation, SFT first."""
+    folder = partition(MODELS_POLICY, ds)
+    keys = [key for key in storage.list_folders(folder) if key != ATTEMPTS]
+    runs = [PolicyRun(storage, ds, key) for key in keys]
+    evaluated = [r for r in runs if partitions.is_published(storage, f"{r.prefix}/evaluation")]
+    return sorted(evaluated, key=lambda run: (run.key != SFT_KEY, run.key))
 
 
 def _tensors(module: torch.nn.Module) -> dict[str, torch.Tensor]:

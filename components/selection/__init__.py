@@ -1,0 +1,1 @@
+"""Selection: the checkpoint of the day to put up for blessing, chosen on validation only."""
