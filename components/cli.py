@@ -29,6 +29,7 @@ STAGE_MODULES = (
     "components.analysis.cli",
     "components.experiment.cli",
     "components.selection.cli",
+    "components.blessing.cli",
     "components.registry.cli",
     "components.housekeeping.cli",
 )

@@ -312,8 +312,27 @@ class PromotionConfig(Section):
         ge=0,
         le=1,
         description="A checkpoint is eligible only if its unconstrained decoding hallucinates "
-        "at most this share of its validation recommendations",
+        "at most this share of its validation recommendations (and blessed only if at most "
+        "this share of its test recommendations)",
     )
+    min_hr: float = Field(
+        0.0, ge=0, le=1, description="Floor on the candidate's test HR@K (K of `metric`)"
+    )
+    min_delta: float = Field(
+        0.0,
+        ge=0,
+        le=1,
+        description="The candidate must beat the champion's test `metric` by at least this, "
+        "and the lower bound of the paired bootstrap interval must be above zero",
+    )
+    bootstrap_samples: int = Field(
+        2000, ge=100, le=100_000, description="Resamples of the paired bootstrap over users"
+    )
+    bootstrap_seed: int = Field(0, ge=0, description="Seed of the bootstrap's resampling")
+
+    @property
+    def k(self) -> int:
+        return int(self.metric.split("@")[1])
 
 
 class RunnerConfig(Section):

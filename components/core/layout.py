@@ -22,6 +22,8 @@ MODELS_POLICY = "models/policy"  # policy training runs: dt=<ds>/<run key>/
 ANALYSIS = "analysis"  # the stratified analysis of each day's runs
 COMPARISON = "comparison"  # the experiment comparing every method on a day
 SELECTION = "promotion/selection"  # the day's candidate for the registry, and why
+BLESSING = "promotion/blessing"  # the candidate against the floors and the champion
+REGISTRATION = "promotion/registration"  # the registry version the day's candidate became
 
 # The model registry, under its own root (registry.root): immutable versions, each published
 # whole with its manifest; the index of registered candidates (one object each, created once);
@@ -47,6 +49,8 @@ _PRODUCERS = {
     ANALYSIS: "analyze",
     COMPARISON: "experiment",
     SELECTION: "select",
+    BLESSING: "bless",
+    REGISTRATION: "register",
 }
 
 

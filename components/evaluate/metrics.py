@@ -27,14 +27,20 @@ def ranking_metrics(
         raise ValueError("no users to evaluate")
     if max(ks) > ranked.shape[1]:
         raise ValueError(f"lists of {ranked.shape[1]} items cannot give metrics at k={max(ks)}")
-    rank = hit_rank(ranked, targets)
-    gain = np.where(rank > 0, 1.0 / np.log2(np.maximum(rank, 1) + 1.0), 0.0)  # no 1/0 warning
     metrics: dict[str, float] = {}
     for k in ks:
-        within = (rank > 0) & (rank <= k)
-        metrics[f"hr@{k}"] = float(within.mean())
-        metrics[f"ndcg@{k}"] = float(np.where(within, gain, 0.0).mean())
+        for name, values in per_user(ranked, targets, k).items():
+            metrics[name] = float(values.mean())
     return metrics
+
+
+def per_user(ranked: np.ndarray, targets: np.ndarray, k: int) -> dict[str, np.ndarray]:
+    """Each user's HR@k (0 or 1) and NDCG@k: the means are the metrics, the pairs of two models
+    on the same users are what a paired test resamples."""
+    rank = hit_rank(ranked, targets)
+    within = (rank > 0) & (rank <= k)
+    gain = 1.0 / np.log2(np.maximum(rank, 1) + 1.0)  # no 1/0 warning where rank is 0
+    return {f"hr@{k}": within.astype(np.float64), f"ndcg@{k}": np.where(within, gain, 0.0)}
 
 
 def hallucination_rate(ranked: np.ndarray, generated: np.ndarray) -> float:

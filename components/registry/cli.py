@@ -1,4 +1,5 @@
-"""``adagrpo registry``: list, show, compare, promote and roll back registered models."""
+"""``adagrpo register``: the day's blessed candidate into the registry; ``adagrpo registry``:
+list, show, compare, promote and roll back registered models."""
 
 from __future__ import annotations
 
@@ -8,14 +9,26 @@ import json
 import socket
 from typing import Any
 
+from components.core.cli_args import logical_date
 from components.core.config import PipelineConfig
 
 
 def register(subparsers: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
+    stage = subparsers.add_parser(
+        "register",
+        parents=[common],
+        help="register the day's blessed candidate as an immutable registry version",
+        description="Write the blessed candidate of the day to the registry (registry.root): "
+        "weights, policy shape, SID catalog, metrics, model card and provenance, every file "
+        "checksummed; it becomes the champion when there is none, else the challenger. A rerun "
+        "registers nothing twice. Writes promotion/registration/dt=DS/registration.json.",
+    )
+    stage.add_argument("--ds", required=True, type=logical_date, help="logical date YYYY-MM-DD")
+    stage.set_defaults(handler=run_stage)
     parser = subparsers.add_parser(
         "registry",
         parents=[common],
-        help=__doc__,
+        help="list, show, compare, promote and roll back registered models",
         description="The model registry at registry.root (--registry): immutable versions with "
         "checksummed files, and the champion and challenger aliases with their audit log.",
     )
@@ -36,6 +49,13 @@ def register(subparsers: argparse._SubParsersAction, common: argparse.ArgumentPa
         move.add_argument("--actor", default=f"{getpass.getuser()}@{socket.gethostname()}")
     actions.add_parser("audit", help="every alias move, oldest first")
     parser.set_defaults(handler=run)
+
+
+def run_stage(args: argparse.Namespace, config: PipelineConfig) -> int:
+    from components.registry.stage import register_candidate  # torch: keep --help fast
+
+    print(json.dumps(register_candidate(config, args.ds), indent=2))
+    return 0
 
 
 def run(args: argparse.Namespace, config: PipelineConfig) -> int:

@@ -1,0 +1,1 @@
+"""Blessing: the selected candidate against absolute floors and the current champion."""

@@ -1,0 +1,128 @@
+"""The register stage: the day's blessed candidate becomes an immutable registry version.
+
+The version holds the weights (safetensors), the policy's shape, the catalog of SIDs it speaks
+(the SID map of its codebook version, with what was listed), its metrics, a model card, and in
+its manifest the sha256 of every file and where the model came from: the day and data window,
+the training method and its spec, the checkpoint it started from, the ranker it was rewarded
+by, the code version and the image digest. With no champion yet it becomes the champion;
+otherwise the challenger. Registering a day again registers nothing new and moves no alias: the
+version is keyed by the day and the weights' sha256. The outcome goes to
+``promotion/registration/dt=D/registration.json``.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import subprocess
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+from components.core import layout, partitions
+from components.core.config import PipelineConfig
+from components.core.storage import Storage, open_storage
+from components.datasets.reader import open_dataset
+from components.registry.artifacts import CARD, CATALOG, METRICS, POLICY, WEIGHTS
+from components.registry.card import model_card
+from components.registry.store import ModelRegistry
+from components.trainer.checkpoints import MODEL_FILE, PolicyRun, policy_config_json
+
+log = logging.getLogger(__name__)
+
+IMAGE_DIGEST_ENV = "ADAGRPO_IMAGE_DIGEST"  # set by the images (docker/): the digest they run
+
+
+def register_candidate(config: PipelineConfig, ds: date) -> dict[str, Any]:
+    """Register the day's blessed candidate; the published outcome."""
+    storage = open_storage(config.storage)
+    blessing = layout.partition(layout.BLESSING, ds)
+    partitions.read_manifest(storage, blessing)  # names `adagrpo bless` when missing
+    decision = storage.read_json(f"{blessing}/blessing.json")
+    outcome: dict[str, Any] = {"ds": ds.isoformat(), "blessed": decision["blessed"]}
+    if decision["blessed"]:
+        registry = ModelRegistry.open(config.registry)
+        files, metadata = _package(storage, ds, decision)
+        identity = f"dt={ds.isoformat()}/{metadata['weights_sha256']}"
+        version, created = registry.register(identity, files, metadata)
+        outcome.update(version=version.number, created=created, registry=registry.storage.uri(""))
+        outcome["alias"] = _put_up(registry, version.number, ds)
+    else:
+        outcome["reasons"] = decision["reasons"]
+    log.info("register %s: %s", ds, outcome)
+    partitions.publish_files(
+        storage,
+        layout.partition(layout.REGISTRATION, ds),
+        {"registration.json": outcome},
+        {"producer": "register", "ds": ds.isoformat()},
+    )
+    return outcome
+
+
+def _package(
+    storage: Storage, ds: date, decision: dict[str, Any]
+) -> tuple[dict[str, bytes | dict[str, Any]], dict[str, Any]]:
+    """The version's files and manifest fields, from the blessed checkpoint and its run."""
+    candidate = decision["candidate"]
+    run = PolicyRun(storage, ds, candidate["run"])
+    checkpoint = run.checkpoint_key(candidate["step"])
+    manifest = partitions.read_manifest(storage, checkpoint)
+    weights = partitions.read_verified(storage, checkpoint, MODEL_FILE, manifest)
+    if manifest["sha256"][MODEL_FILE] != candidate["model_sha256"]:
+        raise ValueError(
+            f"{run.key} step {candidate['step']} was retrained after it was blessed: run "
+            f"`adagrpo select --ds {ds}` and `adagrpo bless --ds {ds}` again"
+        )
+    dataset = open_dataset(storage, ds)
+    spec = run.read_spec() or {}
+    metadata = {
+        "ds": ds.isoformat(),
+        "run": run.key,
+        "step": candidate["step"],
+        "method": spec["train"]["method"],
+        "spec": {k: spec.get(k) for k in ("train", "rl", "init", "ranker")},
+        "weights_sha256": candidate["model_sha256"],
+        "sid_version": dataset.sid_version,
+        "data_window": {
+            "history_days": [dataset.manifest["history_days"][0], ds.isoformat()],
+            "split": dataset.manifest["split"],
+            "examples": dataset.manifest["examples"],
+        },
+        "metrics": {"valid": candidate["valid_metric"], "test": candidate["test"]},
+        "blessing": {k: decision.get(k) for k in ("reasons", "comparison", "champion")},
+        "code_version": _code_version(),
+        "image_digest": os.environ.get(IMAGE_DIGEST_ENV),
+    }
+    catalog = layout.partition(layout.DATASETS, ds)
+    files: dict[str, bytes | dict[str, Any]] = {
+        WEIGHTS: weights,
+        POLICY: policy_config_json(run.policy_config()),
+        CATALOG: storage.read_bytes(f"{catalog}/catalog_sids.parquet"),
+        METRICS: {"selection": candidate, "blessing": decision},
+        CARD: model_card(metadata).encode(),
+    }
+    return files, metadata
+
+
+def _put_up(registry: ModelRegistry, number: int, ds: date) -> dict[str, Any] | None:
+    """Make the version the champion when there is none, else the challenger; nothing when an
+    alias already points at it (a rerun). The audit line, or None."""
+    aliases = registry.aliases()
+    if number in aliases.values():
+        return None
+    alias = "challenger" if aliases["champion"] is not None else "champion"
+    reason = f"blessed on {ds}" + ("" if alias == "challenger" else ", the first champion")
+    return registry.set_alias(alias, number, actor="adagrpo register", reason=reason)
+
+
+def _code_version() -> str | None:
+    """The git commit of the code, when it runs from a checkout."""
+    repository = Path(__file__).resolve().parents[2]
+    try:
+        found = subprocess.run(
+            ["git", "-C", str(repository), "rev-parse", "HEAD"],
+            capture_output=True, text=True, timeout=10, check=True,
+        )  # fmt: skip
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return found.stdout.strip() or None

@@ -1,0 +1,97 @@
+"""select -> bless -> register on the tiny shop, with a registry on a real S3 endpoint (moto's
+server): the first blessed model becomes the champion, a rerun registers nothing, the champion
+is never blessed against itself, and a tampered champion is refused."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from pathlib import Path
+
+import boto3
+import pytest
+
+from components import cli
+from components.core.config import load_config
+from components.core.storage import LocalStorage
+from components.registry.artifacts import WEIGHTS
+from components.registry.store import ModelRegistry, version_prefix
+from tests.integration.test_train_policy import DS, SMALL, fresh_root, needs_dataset
+
+pytestmark = needs_dataset
+
+TRAIN = (*SMALL, "train.epochs=1", "train.batch_size=64", "train.checkpoint_every=4")
+# The tiny policy is weak: the floors are opened so that the comparison is what is tested.
+OPEN_FLOORS = ("promotion.min_hr=0", "promotion.max_hallucination=1", "evaluate.batch_size=64",
+               "promotion.bootstrap_samples=200")  # fmt: skip
+
+
+@pytest.fixture
+def registry_root(s3_endpoint: str, monkeypatch: pytest.MonkeyPatch) -> str:
+    bucket = f"models-{uuid.uuid4().hex[:8]}"
+    boto3.client("s3", endpoint_url=s3_endpoint).create_bucket(Bucket=bucket)
+    monkeypatch.setenv("ADAGRPO__REGISTRY__S3_ENDPOINT_URL", s3_endpoint)
+    monkeypatch.setenv("ADAGRPO__REGISTRY__ROOT", f"s3://{bucket}/registry")
+    return f"s3://{bucket}/registry"
+
+
+def stage(root: Path, name: str, *settings: str) -> int:
+    flags = [arg for setting in (*TRAIN, *OPEN_FLOORS, *settings) for arg in ("--set", setting)]
+    return cli.main([name, "--root", str(root), "--ds", DS, *flags])
+
+
+def published(root: Path, kind: str) -> dict:  # type: ignore[type-arg]
+    return json.loads((root / f"promotion/{kind}/dt={DS}/{kind}.json").read_text())
+
+
+def test_the_first_blessed_model_is_champion_and_is_never_blessed_against_itself(
+    tiny_dataset: Path, tmp_path: Path, registry_root: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    root = fresh_root(tiny_dataset, tmp_path / "root")
+    for name in ("train", "evaluate", "select", "bless", "register"):
+        assert stage(root, name) == 0, name
+    blessing = published(root, "blessing")
+    assert blessing["blessed"] and blessing["champion"] is None
+    assert blessing["reasons"][-1] == "no champion: the floors decide"
+    registration = published(root, "registration")
+    assert registration["version"] == 1 and registration["created"]
+    assert registration["alias"]["moves"] == {"champion": [None, 1]}
+
+    registry = ModelRegistry.open(load_config().registry)
+    version = registry.verified(1)
+    chosen = published(root, "selection")["selected"]
+    assert version.manifest["weights_sha256"] == chosen["model_sha256"]
+    assert version.manifest["sid_version"] == 1 and version.manifest["method"] == "nll"
+    assert "## Provenance" in registry.read_file(1, "model_card.md").decode()
+
+    # The same day again: nothing new is registered, no alias moves.
+    assert stage(root, "register") == 0
+    assert published(root, "registration")["created"] is False
+    assert len(registry.audit()) == 1 and len(registry.versions()) == 1
+
+    # The champion is the same weights: every user's difference is zero, so not blessed.
+    assert stage(root, "bless") == 0
+    against_itself = published(root, "blessing")
+    assert not against_itself["blessed"]
+    assert against_itself["champion"]["same_codebook"]
+    comparison = against_itself["comparison"]
+    assert comparison["mean"] == comparison["low"] == comparison["high"] == 0.0
+    assert against_itself["candidate"]["test"] == against_itself["champion"]["test"]
+    assert stage(root, "register") == 0
+    assert published(root, "registration") == {
+        "ds": DS, "blessed": False, "reasons": against_itself["reasons"]
+    }  # fmt: skip
+    assert len(registry.versions()) == 1
+
+    # A champion whose weights were tampered with is refused, naming the file.
+    registry.storage.write_bytes(f"{version_prefix(1)}/{WEIGHTS}", b"tampered")
+    assert stage(root, "bless") == 2
+    assert f"{version_prefix(1)}/{WEIGHTS}: sha256" in caplog.text
+
+
+def test_bless_before_select_names_the_command(
+    tiny_dataset: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    assert cli.main(["bless", "--root", str(tiny_dataset), "--ds", DS]) == 2
+    assert f"run `adagrpo select --ds {DS}` first" in caplog.text
+    assert not LocalStorage(tiny_dataset).exists("promotion")
