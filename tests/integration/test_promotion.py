@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import uuid
 from pathlib import Path
+from typing import Any
 
 import boto3
 import pytest
@@ -40,7 +41,7 @@ def stage(root: Path, name: str, *settings: str) -> int:
     return cli.main([name, "--root", str(root), "--ds", DS, *flags])
 
 
-def published(root: Path, kind: str) -> dict:  # type: ignore[type-arg]
+def published(root: Path, kind: str) -> dict[str, Any]:
     return json.loads((root / f"promotion/{kind}/dt={DS}/{kind}.json").read_text())
 
 
