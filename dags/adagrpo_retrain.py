@@ -6,7 +6,8 @@ time: raw logs -> curated exposures (Spark) -> validated partition (Great Expect
 semantic IDs -> semantic-ID training sets -> supervised policy (SFT), and Feast features ->
 reward model (ranker, kept blind to the training sets' held-out positives) -> AdaGRPO from the
 SFT policy's best checkpoint, rewarded by the ranker (the training container; GPU nodes in
-production) -> evaluation of every checkpoint of both (registration follows).
+production) -> evaluation of every checkpoint of both -> the best on validation selected,
+blessed against the registry's champion and registered as the challenger.
 
 * **Scheduled**: daily, for the previous day; catchup is off.
 * **Backfill**: trigger a backfill over a date range from the UI, CLI or REST API; each day's
@@ -40,6 +41,15 @@ PARAMS = {
         enum=["tiny", "small", "demo", "large"],
         title="Simulated shop scale",
         description="Size of the simulated shop; used only by embedded runs.",
+    ),
+    "backfill_registry": Param(
+        "skip",
+        type="string",
+        enum=["skip", "register"],
+        title="Registry on backfill",
+        description="What a backfill run does with the model registry: skip (select and bless "
+        "the day's candidate, register nothing) or register (a blessed past day becomes a "
+        "version and the challenger, as a daily run's would).",
     ),
 }
 
@@ -106,13 +116,30 @@ def adagrpo_retrain() -> None:
     def evaluate_adagrpo(**context: Any) -> None:
         steps.run_stage("evaluate", context["ds"], context["params"], method="adagrpo")
 
+    @task
+    def select_candidate(**context: Any) -> None:
+        steps.run_stage("select", context["ds"], context["params"])
+
+    @task
+    def bless_candidate(**context: Any) -> None:
+        steps.run_stage("bless", context["ds"], context["params"])
+
+    @task.run_if(
+        lambda context: steps.registers(context["dag_run"].run_type, context["params"]),
+        skip_message="a backfill registers nothing (Param backfill_registry)",
+    )
+    @task
+    def register_model(**context: Any) -> None:
+        steps.run_stage("register", context["ds"], context["params"])
+
     validated = validate_exposures()
     simulate_raw_logs() >> wait_for_raw_logs() >> extract_exposures() >> validated
     dataset = validated >> assign_semantic_ids() >> build_dataset()
     # The ranker learns nothing from the training set's held-out positives: it needs the set.
     ranker = [validated >> materialize_features(), dataset] >> train_ranker()
     sft = dataset >> train_sft() >> evaluate_sft()
-    [sft, ranker] >> train_adagrpo() >> evaluate_adagrpo()
+    adagrpo = [sft, ranker] >> train_adagrpo() >> evaluate_adagrpo()
+    [sft, adagrpo] >> select_candidate() >> bless_candidate() >> register_model()
 
 
 adagrpo_retrain()

@@ -37,6 +37,12 @@ def run_stage(stage: str, ds: str, params: Mapping[str, Any], method: str | None
     runner_for(load_config().runner).run(stage_call(stage, ds, params, method))
 
 
+def registers(run_type: str, params: Mapping[str, Any]) -> bool:
+    """Whether the run writes to the model registry: every run but a backfill, which does
+    only when its Param ``backfill_registry`` says so."""
+    return run_type != "backfill" or params["backfill_registry"] == "register"
+
+
 def simulator_enabled() -> bool:
     """Embedded runs simulate their raw logs; production waits for them to land."""
     return load_config().simulate.enabled

@@ -13,7 +13,8 @@ import pytest
 
 from components.core.config import StorageConfig
 from components.core.partitions import read_manifest
-from components.core.storage import open_storage
+from components.core.storage import LocalStorage, open_storage
+from components.registry.store import ModelRegistry
 from components.validate.gate import PartitionFailedValidation, require_validated
 
 pytestmark = [pytest.mark.airflow, pytest.mark.spark]
@@ -38,7 +39,13 @@ def run_dag(tmp_path: Path, **settings: str) -> subprocess.CompletedProcess[str]
 
 
 def test_dag_runs_every_stage(tmp_path: Path) -> None:
-    completed = run_dag(tmp_path, rl__steps="12", rl__checkpoint_every="6")
+    completed = run_dag(
+        tmp_path,
+        rl__steps="12",
+        rl__checkpoint_every="6",
+        registry__root=str(tmp_path / "registry"),
+        promotion__max_hallucination="1",  # the tiny shop's policies are weak: floors open
+    )
 
     assert completed.returncode == 0, completed.stdout[-4000:] + completed.stderr[-4000:]
     storage = open_storage(StorageConfig(root=str(tmp_path / "root")))
@@ -66,6 +73,16 @@ def test_dag_runs_every_stage(tmp_path: Path) -> None:
     assert rl[-1]["step"] == read_manifest(storage, adagrpo)["final_step"]
     assert {"grpo_loss", "admission", "reward_mean", "zero_variance"} <= rl[-1].keys()
     assert read_manifest(storage, f"{adagrpo}/evaluation")["run"] == "method=adagrpo,lambda=1"
+
+    # The best checkpoint of either run on validation, blessed and registered as the champion.
+    selected = storage.read_json(f"promotion/selection/dt={DS}/selection.json")["selected"]
+    assert selected["run"] in {"method=nll", "method=adagrpo,lambda=1"}
+    registration = storage.read_json(f"promotion/registration/dt={DS}/registration.json")
+    assert registration["version"] == 1 and registration["alias"]["moves"] == {
+        "champion": [None, 1]
+    }
+    registry = ModelRegistry(LocalStorage(tmp_path / "registry"))
+    assert registry.verified(1).manifest["weights_sha256"] == selected["model_sha256"]
 
     # The stratified analysis of the day's two runs.
     analyzed = subprocess.run(

@@ -39,9 +39,12 @@ def test_task_graph(dag) -> None:  # type: ignore[no-untyped-def]
         "assign_semantic_ids": ["build_dataset"],
         "build_dataset": ["train_ranker", "train_sft"],
         "train_sft": ["evaluate_sft"],
-        "evaluate_sft": ["train_adagrpo"],
+        "evaluate_sft": ["select_candidate", "train_adagrpo"],
         "train_adagrpo": ["evaluate_adagrpo"],
-        "evaluate_adagrpo": [],
+        "evaluate_adagrpo": ["select_candidate"],
+        "select_candidate": ["bless_candidate"],
+        "bless_candidate": ["register_model"],
+        "register_model": [],
     }
 
 
@@ -51,7 +54,13 @@ def test_sensor_runs_when_simulation_is_skipped(dag) -> None:  # type: ignore[no
 
 @pytest.mark.parametrize(
     ("name", "value"),
-    [("lookback_days", 0), ("lookback_days", 31), ("lookback_days", "2"), ("scale", "huge")],
+    [
+        ("lookback_days", 0),
+        ("lookback_days", 31),
+        ("lookback_days", "2"),
+        ("scale", "huge"),
+        ("backfill_registry", "always"),
+    ],
 )
 def test_trigger_form_rejects_bad_params(dag, name: str, value: object) -> None:  # type: ignore[no-untyped-def]
     from airflow.sdk.exceptions import ParamValidationError
@@ -63,4 +72,19 @@ def test_trigger_form_rejects_bad_params(dag, name: str, value: object) -> None:
 
 
 def test_trigger_form_defaults_are_valid(dag) -> None:  # type: ignore[no-untyped-def]
-    assert dag.params.validate() == {"lookback_days": 2, "scale": "tiny"}
+    assert dag.params.validate() == {
+        "lookback_days": 2, "scale": "tiny", "backfill_registry": "skip"
+    }  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("run_type", "backfill_registry", "registers"),
+    [("scheduled", "skip", True), ("manual", "skip", True), ("backfill", "skip", False),
+     ("backfill", "register", True)],
+)  # fmt: skip
+def test_only_a_backfill_asked_to_writes_to_the_registry(
+    run_type: str, backfill_registry: str, registers: bool
+) -> None:
+    from components.orchestration.steps import registers as writes
+
+    assert writes(run_type, {"backfill_registry": backfill_registry}) is registers
