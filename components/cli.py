@@ -31,6 +31,7 @@ STAGE_MODULES = (
     "components.selection.cli",
     "components.blessing.cli",
     "components.registry.cli",
+    "components.serving.cli",
     "components.housekeeping.cli",
 )
 

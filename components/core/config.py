@@ -335,6 +335,33 @@ class PromotionConfig(Section):
         return int(self.metric.split("@")[1])
 
 
+class ABTestConfig(Section):
+    """The A/B experiment a new challenger starts against the champion."""
+
+    treatment_share: float = Field(
+        0.5, gt=0, lt=1, description="Share of users the challenger serves (the rest: champion)"
+    )
+    baseline_ctr: float = Field(
+        0.05, gt=0, lt=1, description="The champion's expected click-through rate per exposure"
+    )
+    min_detectable_lift: float = Field(
+        0.02, gt=0, le=1, description="Relative CTR lift the experiment must be able to detect"
+    )
+    alpha: float = Field(0.05, gt=0, lt=0.5, description="Two-sided significance level")
+    power: float = Field(0.8, ge=0.5, lt=1, description="Chance to detect the minimum lift")
+
+
+class ServingConfig(Section):
+    host: str = Field("127.0.0.1", description="Address `adagrpo serve` listens on")
+    port: int = Field(8080, ge=0, le=65_535, description="0 picks a free port")
+    refresh_s: float = Field(
+        5.0, gt=0, le=3600, description="How often the service looks for alias moves"
+    )
+    beam_width: int = Field(20, ge=1, le=1000, description="Beams searched per request")
+    max_k: int = Field(100, ge=1, le=1000, description="Largest list a request may ask for")
+    max_batch: int = Field(1024, ge=1, le=100_000, description="Requests per batch call")
+
+
 class RunnerConfig(Section):
     kind: Literal["subprocess"] = "subprocess"
     python: str | None = Field(None, description="Interpreter for stage processes")
@@ -355,6 +382,8 @@ class PipelineConfig(Section):
     rl: RLConfig = RLConfig()
     evaluate: EvaluateConfig = EvaluateConfig()
     promotion: PromotionConfig = PromotionConfig()
+    ab_test: ABTestConfig = ABTestConfig()
+    serving: ServingConfig = ServingConfig()
     runner: RunnerConfig = RunnerConfig()
 
     def to_yaml(self) -> str:

@@ -33,6 +33,7 @@ REGISTRY_VERSIONS = "versions"  # versions/v=<n>/
 REGISTRY_CANDIDATES = "candidates"  # candidates/<identity>.json -> the version it became
 REGISTRY_CLAIMS = "claims"  # claims/<n>: version numbers taken, published or not
 REGISTRY_ALIASES = "aliases.json"
+REGISTRY_EXPERIMENTS = "experiments"  # experiments/<id>.json: an A/B test, written once
 
 # The command that publishes each dataset, for errors about a missing input (raw logs land
 # from production, or from the simulator or a replay of real data).

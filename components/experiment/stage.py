@@ -68,8 +68,8 @@ def run_experiment(
     truth = _TruthScore.load(storage, config, dataset, k)
     variants = [Variant(m, config.rl.grpo_weight if w is None else w) for m, w in methods]
     runs = []
-    for variant in variants:
-        for seed in range(seeds):
+    for seed in range(seeds):  # seed by seed, so that an interrupted experiment has whole seeds
+        for variant in variants:
             chosen = _config(config, variant, seed)
             key = layout.run_key(variant.method, variant.weight, seed, from_init=True)
             log.info("experiment: %s (seed %d) -> %s", variant.name, seed, key)

@@ -9,12 +9,15 @@ those only the ones listed today when today's catalog is given.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
 import pyarrow as pa
+import torch
 
-from components.policy.model import PAD, Policy
+from components.policy.generation import beam_search
+from components.policy.model import PAD, Policy, pad_histories
 from components.policy.trie import SidTrie
 
 
@@ -35,26 +38,56 @@ class ServableModel:
         decode = SidTrie.from_catalog(self.catalog, vocab, listed_only=False)
         return decode, SidTrie.from_catalog(listed, vocab, listed_only=False)
 
+    @torch.inference_mode()
+    def recommend(
+        self, histories: Sequence[Sequence[int]], k: int, beam_width: int, recommendable: SidTrie
+    ) -> list[list[int]]:
+        """The top ``k`` item ids for each history of item ids, by beam search within
+        ``recommendable`` (see ``tries``); an empty list for a history with no item it knows."""
+        lengths = np.array([len(h) for h in histories])
+        flat = np.fromiter((i for h in histories for i in h), np.int64, int(lengths.sum()))
+        values, offsets = self.encode_histories(flat, np.concatenate([[0], np.cumsum(lengths)]))
+        known = np.flatnonzero(np.diff(offsets) > 0)
+        out: list[list[int]] = [[] for _ in histories]
+        if len(known) == 0:
+            return out
+        padded = pad_histories(values, offsets, self.policy.config)[torch.from_numpy(known)]
+        generated = beam_search(self.policy, padded, max(beam_width, k), recommendable)
+        items = recommendable.lookup(generated.items)
+        real = torch.isfinite(generated.logprobs) & (items >= 0)
+        for row, index in enumerate(known):
+            out[index] = items[row][real[row]][:k].tolist()
+        return out
+
     def encode_examples(self, examples: pa.Table) -> pa.Table:
         """``examples`` (history_item_ids, target_item_id, ...) with ``history_sids`` and
         ``target_sid`` in this model's SIDs. Items it has no SID for leave the histories; a
         target it has no SID for gets PAD tokens: it can never generate it, so it is a miss."""
         history = examples.column("history_item_ids").combine_chunks()
-        rows = self._rows(np.asarray(history.values, dtype=np.int64))
-        owner = np.repeat(np.arange(len(history)), np.diff(np.asarray(history.offsets)))
-        known = rows >= 0
+        values, offsets = self.encode_histories(
+            np.asarray(history.values, dtype=np.int64), np.asarray(history.offsets)
+        )
+        history_sids = pa.ListArray.from_arrays(pa.array(offsets, pa.int32()), pa.array(values))
         tokens = self._tokens()
-        width = tokens.shape[1]
-        lengths = np.bincount(owner[known], minlength=len(history)) * width
-        offsets = pa.array(np.concatenate([[0], np.cumsum(lengths)]), pa.int32())
-        history_sids = pa.ListArray.from_arrays(offsets, pa.array(tokens[rows[known]].ravel()))
         targets = self._rows(np.asarray(examples.column("target_item_id"), dtype=np.int64))
         target_tokens = np.where((targets >= 0)[:, None], tokens[np.maximum(targets, 0)], PAD)
-        target_offsets = pa.array(np.arange(len(targets) + 1) * width, pa.int32())
+        target_offsets = pa.array(np.arange(len(targets) + 1) * tokens.shape[1], pa.int32())
         target_sid = pa.ListArray.from_arrays(target_offsets, pa.array(target_tokens.ravel()))
         for name, column in (("history_sids", history_sids), ("target_sid", target_sid)):
             examples = examples.set_column(examples.column_names.index(name), name, column)
         return examples
+
+    def encode_histories(
+        self, item_ids: np.ndarray, offsets: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Histories given as flattened item ids and row offsets (Arrow's list layout), as the
+        flattened tokens of the items this model has a SID for, and their row offsets."""
+        rows = self._rows(item_ids)
+        known = rows >= 0
+        tokens = self._tokens()
+        owner = np.repeat(np.arange(len(offsets) - 1), np.diff(offsets))
+        lengths = np.bincount(owner[known], minlength=len(offsets) - 1) * tokens.shape[1]
+        return tokens[rows[known]].ravel(), np.concatenate([[0], np.cumsum(lengths)])
 
     def _tokens(self) -> np.ndarray:
         """(items, tokens per item) int32, in catalog order."""

@@ -5,7 +5,8 @@ The version holds the weights (safetensors), the policy's shape, the catalog of 
 its manifest the sha256 of every file and where the model came from: the day and data window,
 the training method and its spec, the checkpoint it started from, the ranker it was rewarded
 by, the code version and the image digest. With no champion yet it becomes the champion;
-otherwise the challenger. Registering a day again registers nothing new and moves no alias: the
+otherwise the challenger, and an A/B experiment against the champion starts
+(``experiments.py``). Registering a day again registers nothing new and moves no alias: the
 version is keyed by the day and the weights' sha256. The outcome goes to
 ``promotion/registration/dt=D/registration.json``.
 """
@@ -25,6 +26,7 @@ from components.core.storage import Storage, open_storage
 from components.datasets.reader import open_dataset
 from components.registry.artifacts import CARD, CATALOG, METRICS, POLICY, WEIGHTS
 from components.registry.card import model_card
+from components.registry.experiments import start_experiment
 from components.registry.store import ModelRegistry
 from components.trainer.checkpoints import MODEL_FILE, PolicyRun, policy_config_json
 
@@ -47,6 +49,12 @@ def register_candidate(config: PipelineConfig, ds: date) -> dict[str, Any]:
         version, created = registry.register(identity, files, metadata)
         outcome.update(version=version.number, created=created, registry=registry.storage.uri(""))
         outcome["alias"] = _put_up(registry, version.number, ds)
+        aliases = registry.aliases()
+        if aliases["challenger"] == version.number and aliases["champion"] is not None:
+            spec = start_experiment(
+                registry, aliases["champion"], version.number, ds, config.ab_test
+            )
+            outcome["experiment"] = spec["id"]
     else:
         outcome["reasons"] = decision["reasons"]
     log.info("register %s: %s", ds, outcome)

@@ -1,0 +1,76 @@
+"""The models behind each arm, following the registry's aliases.
+
+Each arm follows an alias (``champion`` for control, ``challenger`` for treatment). Every
+``refresh_s`` the aliases document is read again; when an alias moved, the new version is
+loaded, verified file by file, and swapped in at once; an alias that is cleared ends its arm
+(its users go to control). A version that fails its checksums is never served: the arm keeps
+its current model and reports the error in ``/healthz``.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from components.core.partitions import ArtifactIntegrityError
+from components.policy.servable import ServableModel
+from components.policy.trie import SidTrie
+from components.registry.artifacts import load_servable
+from components.registry.store import ModelRegistry, RegistryError
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Loaded:
+    version: int
+    model: ServableModel
+    recommendable: SidTrie
+
+
+class Arms:
+    def __init__(self, registry: ModelRegistry, aliases: dict[str, str], refresh_s: float):
+        """``aliases``: arm name -> the alias it follows."""
+        self.registry, self.aliases, self.refresh_s = registry, aliases, refresh_s
+        self.loaded: dict[str, Loaded | None] = dict.fromkeys(aliases)
+        self.errors: dict[str, str | None] = dict.fromkeys(aliases)
+        self._checked_at = float("-inf")
+        self._lock = threading.Lock()
+        self.refresh()
+
+    def current(self, arm: str) -> Loaded | None:
+        """The arm's model, after looking for alias moves when the last look is stale."""
+        if time.monotonic() - self._checked_at > self.refresh_s:
+            self.refresh()
+        return self.loaded[arm]
+
+    def refresh(self) -> None:
+        with self._lock:
+            self._checked_at = time.monotonic()
+            pointed = self.registry.aliases()
+            for arm, alias in self.aliases.items():
+                number, loaded = pointed[alias], self.loaded[arm]
+                if number is None:  # the experiment is over for this arm
+                    self.loaded[arm], self.errors[arm] = None, f"{alias} is not set"
+                    continue
+                if loaded is not None and loaded.version == number:
+                    continue
+                try:
+                    model = load_servable(self.registry, number)
+                except (ArtifactIntegrityError, RegistryError) as refused:
+                    self.errors[arm] = f"version {number} refused: {refused}"
+                    log.error("%s: keeping %s, %s", arm, loaded and loaded.version, refused)
+                    continue
+                self.loaded[arm] = Loaded(number, model, model.tries()[1])
+                self.errors[arm] = None
+                log.info("%s now serves version %d (%s)", arm, number, alias)
+
+    def health(self) -> dict[str, Any]:
+        versions = {arm: loaded and loaded.version for arm, loaded in self.loaded.items()}
+        return {
+            arm: {"alias": alias, "version": versions[arm], "error": self.errors[arm]}
+            for arm, alias in self.aliases.items()
+        }

@@ -1,0 +1,175 @@
+"""``adagrpo serve`` over HTTP on loopback, its registry on a real S3 endpoint (moto's server):
+recommendations from the champion, an A/B split by a salted hash, alias moves picked up without
+a restart, and a tampered version never served."""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from datetime import date
+
+import boto3
+import httpx
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+import torch
+import uvicorn
+from safetensors.torch import save as save_tensors
+
+from components.core.config import ServingConfig, load_config
+from components.core.layout import REGISTRY_ALIASES
+from components.core.storage import Storage
+from components.policy.model import Policy, PolicyConfig
+from components.registry.artifacts import CATALOG, POLICY, WEIGHTS
+from components.registry.experiments import start_experiment
+from components.registry.store import ModelRegistry, version_prefix
+from components.serving.service import build_app
+from components.trainer.checkpoints import policy_config_json
+
+SHAPE = PolicyConfig(vocab_sizes=(4, 4, 2), max_history_items=5, d_model=16, n_head=2,
+                     n_layer=1, prefix_buckets=0)  # fmt: skip
+ITEMS = {item: [item // 8, (item // 2) % 4, item % 2] for item in range(32)}  # 32 distinct SIDs
+UNLISTED = 31
+SETTINGS = ServingConfig(refresh_s=0.1, beam_width=8)
+
+
+@pytest.fixture
+def registry(s3_endpoint: str, monkeypatch: pytest.MonkeyPatch) -> ModelRegistry:
+    bucket = f"serve-{uuid.uuid4().hex[:8]}"
+    boto3.client("s3", endpoint_url=s3_endpoint).create_bucket(Bucket=bucket)
+    monkeypatch.setenv("ADAGRPO__REGISTRY__S3_ENDPOINT_URL", s3_endpoint)
+    monkeypatch.setenv("ADAGRPO__REGISTRY__ROOT", f"s3://{bucket}/registry")
+    return ModelRegistry.open(load_config().registry)
+
+
+def register_model(registry: ModelRegistry, seed: int) -> int:
+    """A randomly initialised policy over a 32-item catalog, as `adagrpo register` stores one."""
+    torch.manual_seed(seed)
+    policy = Policy(SHAPE)
+    catalog = pa.table(
+        {
+            "item_id": pa.array(list(ITEMS), pa.int64()),
+            "sid": pa.array(list(ITEMS.values()), pa.list_(pa.int32())),
+            "listed": [item != UNLISTED for item in ITEMS],
+        }
+    )
+    buffer = io.BytesIO()
+    pq.write_table(catalog, buffer)
+    files: dict[str, bytes | dict[str, object]] = {
+        WEIGHTS: save_tensors({k: v.contiguous() for k, v in policy.state_dict().items()}),
+        POLICY: policy_config_json(SHAPE),
+        CATALOG: buffer.getvalue(),
+    }
+    version, _ = registry.register(f"dt=2026-11-14/seed-{seed}", files, {"sid_version": 1})
+    return version.number
+
+
+@contextlib.contextmanager
+def serving(experiment_id: str | None = None) -> Iterator[httpx.Client]:
+    app = build_app(load_config().registry, SETTINGS, experiment_id)
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    while not server.started:
+        time.sleep(0.01)
+    port = server.servers[0].sockets[0].getsockname()[1]
+    try:
+        with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=30) as client:
+            yield client
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+
+
+def eventually(check: Callable[[], bool], seconds: float = 5.0) -> None:
+    deadline = time.monotonic() + seconds
+    while not check():
+        assert time.monotonic() < deadline, "the service did not pick up the change"
+        time.sleep(0.05)
+
+
+def test_recommends_listed_items_from_the_champion(registry: ModelRegistry) -> None:
+    champion = register_model(registry, seed=1)
+    registry.set_alias("champion", champion, "test", "first")
+
+    with serving() as client:
+        assert client.get("/healthz").json()["status"] == "ok"
+        one = client.post("/recommend", json={"user_id": 7, "history": [3, 5, 99], "k": 5}).json()
+        batch = client.post(
+            "/recommend",
+            json={"requests": [{"user_id": 1, "history": [3, 5, 99], "k": 5},
+                               {"user_id": 2, "history": [99], "k": 3}]},
+        ).json()["responses"]  # fmt: skip
+
+    assert one["arm"] == "control" and one["version"] == champion and one["experiment_id"] is None
+    assert len(one["items"]) == 5 == len(set(one["items"]))
+    assert set(one["items"]) <= set(ITEMS) - {UNLISTED}
+    assert batch[0]["items"] == one["items"]  # the same history, the same list
+    assert batch[1]["items"] == []  # item 99 has no SID: nothing to go on
+
+
+def test_an_experiment_splits_users_stably_and_by_the_configured_share(
+    registry: ModelRegistry,
+) -> None:
+    control, treatment = register_model(registry, 1), register_model(registry, 2)
+    registry.set_alias("champion", control, "test", "first")
+    registry.set_alias("challenger", treatment, "test", "blessed")
+    settings = load_config().ab_test
+    spec = start_experiment(registry, control, treatment, date(2026, 11, 14), settings)
+    users = [{"user_id": user, "history": [user % 30], "k": 2} for user in range(2_000)]
+
+    with serving(spec["id"]) as client:
+        first = [
+            response
+            for start in range(0, len(users), 500)
+            for response in client.post(
+                "/recommend", json={"requests": users[start : start + 500]}
+            ).json()["responses"]
+        ]
+        again = client.post("/recommend", json={"requests": users[:200]}).json()["responses"]
+
+    arms = [r["arm"] for r in first]
+    assert 0.46 <= arms.count("treatment") / len(arms) <= 0.54  # 0.5 +- 4 standard errors
+    assert [r["arm"] for r in again] == arms[:200]
+    assert {(r["arm"], r["version"]) for r in first} == {("control", control),
+                                                          ("treatment", treatment)}  # fmt: skip
+    assert {r["experiment_id"] for r in first} == {spec["id"]}
+
+
+def test_an_alias_move_is_served_without_a_restart_and_a_tampered_version_never(
+    registry: ModelRegistry,
+) -> None:
+    first, second, tampered = (register_model(registry, seed) for seed in (1, 2, 3))
+    registry.set_alias("champion", first, "test", "first")
+    request = {"user_id": 1, "history": [3], "k": 3}
+
+    with serving() as client:
+        assert client.post("/recommend", json=request).json()["version"] == first
+        registry.set_alias("champion", second, "test", "promoted")
+        eventually(lambda: client.post("/recommend", json=request).json()["version"] == second)
+
+        # Another writer points the alias at a version whose weights were then corrupted.
+        registry.storage.write_bytes(f"{version_prefix(tampered)}/{WEIGHTS}", b"corrupt")
+        document = json.loads(registry.storage.read_bytes(REGISTRY_ALIASES))
+        document["aliases"]["champion"] = tampered
+        registry.storage.write_bytes(REGISTRY_ALIASES, Storage.json_bytes(document))
+        eventually(lambda: client.get("/healthz").json()["status"] == "degraded")
+        health = client.get("/healthz").json()["arms"]["control"]
+        assert health["version"] == second and WEIGHTS in health["error"]
+        assert client.post("/recommend", json=request).json()["version"] == second
+
+
+def test_without_a_champion_the_service_is_unavailable(registry: ModelRegistry) -> None:
+    with serving() as client:
+        assert client.get("/healthz").status_code == 503
+        assert client.post("/recommend", json={"user_id": 1, "history": [1]}).status_code == 503
+        assert (
+            client.post("/recommend", json={"user_id": 1, "history": [1], "k": 0}).status_code
+            == 422
+        )
