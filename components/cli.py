@@ -32,6 +32,7 @@ STAGE_MODULES = (
     "components.blessing.cli",
     "components.registry.cli",
     "components.serving.cli",
+    "components.abtest.cli",
     "components.housekeeping.cli",
 )
 

@@ -24,6 +24,7 @@ COMPARISON = "comparison"  # the experiment comparing every method on a day
 SELECTION = "promotion/selection"  # the day's candidate for the registry, and why
 BLESSING = "promotion/blessing"  # the candidate against the floors and the champion
 REGISTRATION = "promotion/registration"  # the registry version the day's candidate became
+AB_READOUTS = "abtest"  # abtest/<experiment id>/dt=<ds>/: an A/B experiment read out
 
 # The model registry, under its own root (registry.root): immutable versions, each published
 # whole with its manifest; the index of registered candidates (one object each, created once);
