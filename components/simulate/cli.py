@@ -35,6 +35,12 @@ def register(subparsers: Any, common: argparse.ArgumentParser) -> None:
     window.add_argument(
         "--lookback-days", type=positive_int, help="window length (default: config extract)"
     )
+    simulate.add_argument(
+        "--serve",
+        metavar="URL",
+        help="take the slates from `adagrpo serve` at URL (e.g. http://127.0.0.1:8080): the "
+        "logs carry its experiment and arms, and the users react to its recommendations",
+    )
     simulate.set_defaults(handler=_simulate)
 
     replay = subparsers.add_parser(
@@ -75,6 +81,8 @@ def _simulate(args: argparse.Namespace, config: PipelineConfig) -> int:
         start=start,
         days=days,
         first_day=first_day,
+        serve_url=args.serve,
+        history_items=config.datasets.max_history,
     )
     return 0
 

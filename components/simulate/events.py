@@ -1,13 +1,15 @@
 """Turn logged slates into raw exposure rows: one row per shown item, in the contract schema.
 
-Every row also names the A/B experiment the shop is running and the user's arm in it: users are
-hashed into arms, so a user is in the same arm every day.
+Every row also names the A/B experiment that served it and the user's arm in it: by default the
+shop's baseline experiment, users hashed into arms so that a user is in the same arm every day;
+with slates from ``adagrpo serve``, the experiment and arm the service answered with.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, fields
 from datetime import date
+from typing import Any
 
 import numpy as np
 import pyarrow as pa
@@ -39,15 +41,18 @@ class SlateLog:
     clicked: np.ndarray  # (requests, slots)
     purchased: np.ndarray  # (requests, slots)
     dwell_ms: np.ndarray  # (requests, slots)
+    # (requests,) the experiment and arm that served each request; None: the shop's baseline
+    # experiment, users hashed into its arms
+    experiment_id: np.ndarray | None = None
+    arm: np.ndarray | None = None
 
     @staticmethod
     def concat(logs: list[SlateLog]) -> SlateLog:
-        return SlateLog(
-            **{
-                f.name: np.concatenate([getattr(log, f.name) for log in logs])
-                for f in fields(SlateLog)
-            }
-        )
+        def joined(name: str) -> Any:
+            parts = [getattr(log, name) for log in logs]
+            return None if parts[0] is None else np.concatenate(parts)
+
+        return SlateLog(**{f.name: joined(f.name) for f in fields(SlateLog)})
 
     def to_table(self, day: date, chunk: int) -> pa.Table:
         """Exposure rows in request then position order, with ids unique to (day, chunk)."""
@@ -65,8 +70,14 @@ class SlateLog:
                 self.clicked[self.shown],
                 self.purchased[self.shown],
                 self.dwell_ms[self.shown].astype(np.int64),
-                pa.repeat(pa.scalar(EXPERIMENT_ID), len(request)),
-                ARMS.take(arm_index(self.user_ids)[request]),
+                *self._assignment(request),
             ],
             schema=RAW_EXPOSURE,
         )
+
+    def _assignment(self, request: np.ndarray) -> tuple[pa.Array, pa.Array]:
+        """The experiment and arm columns of the rows of ``request``."""
+        if self.experiment_id is None or self.arm is None:
+            experiment = pa.repeat(pa.scalar(EXPERIMENT_ID), len(request))
+            return experiment, ARMS.take(arm_index(self.user_ids)[request])
+        return pa.array(self.experiment_id[request]), pa.array(self.arm[request])

@@ -13,6 +13,7 @@ from components.simulate.events import SlateLog
 from components.simulate.feedback import FeedbackModel
 from components.simulate.logging_policy import PolicyParams, ProductionPolicy, affinity_estimate
 from components.simulate.sampling import WeightedSampler
+from components.simulate.served import ServedSlates
 from components.simulate.traffic import Requests, chunk_count, sample_requests
 from components.simulate.world import World
 
@@ -21,10 +22,16 @@ POLICY_BATCH = 4_096  # requests served at once: bounds the memory of candidate 
 
 class ExposureGenerator:
     def __init__(
-        self, world: World, policy: PolicyParams, feedback: FeedbackModel, chunk_events: int
+        self,
+        world: World,
+        policy: PolicyParams,
+        feedback: FeedbackModel,
+        chunk_events: int,
+        service: ServedSlates | None = None,
     ) -> None:
+        """``service``: slates from ``adagrpo serve`` instead of the production policy."""
         self.world, self.policy, self.feedback = world, policy, feedback
-        self.chunk_events = chunk_events
+        self.chunk_events, self.service = chunk_events, service
         self.affinity = affinity_estimate(
             rng_for(world.seed, Stream.POLICY),
             world.users.latent,
@@ -63,7 +70,10 @@ class ExposureGenerator:
         self, rng: np.random.Generator, policy: ProductionPolicy, requests: Requests
     ) -> SlateLog:
         users, items = self.world.users, self.world.items
-        slates = policy.show(rng, requests.users)
+        if self.service is None:
+            slates = policy.show(rng, requests.users)
+        else:
+            slates = self.service.show(rng, requests.users, fallback=policy)
         relevance = self.feedback.relevance(
             users.latent[requests.users], items.latent[slates.items], items.quality[slates.items]
         )
@@ -78,4 +88,6 @@ class ExposureGenerator:
             clicked=responses.clicked,
             purchased=responses.purchased,
             dwell_ms=responses.dwell_ms,
+            experiment_id=slates.experiment_id,
+            arm=slates.arm,
         )

@@ -32,6 +32,8 @@ class Slates:
     items: np.ndarray  # (requests, slate_size) indices into the candidates' item arrays
     scores: np.ndarray
     shown: np.ndarray  # False past the end of a slate whose pool had too few distinct items
+    experiment_id: np.ndarray | None = None  # (requests,) who served each slate, when known
+    arm: np.ndarray | None = None
 
 
 def affinity_estimate(

@@ -23,6 +23,7 @@ from components.simulate.feedback import FeedbackModel
 from components.simulate.logging_policy import PolicyParams
 from components.simulate.publishing import exposure_writer, publish_catalog
 from components.simulate.scales import Scale
+from components.simulate.served import ServedSlates, UserHistories
 from components.simulate.truth import publish_truth
 from components.simulate.world import WorldParams, build_world
 
@@ -77,6 +78,8 @@ def simulate(
     days: int | None = None,
     first_day: int = 0,
     params: ShopParams = ShopParams(),
+    serve_url: str | None = None,
+    history_items: int = 20,
 ) -> SimulationSummary:
     """Simulate ``days`` days (default: the scale's) of the shop that opened on ``start``,
     from ``first_day`` days after the opening on, and publish every partition.
@@ -86,6 +89,9 @@ def simulate(
     time, for want of a next partition. A run that begins after the opening regenerates the day
     before it to deliver that day's late events into its first partition. The truth is only
     rewritten by a run that reaches further than the published one (see ``truth``).
+
+    With ``serve_url`` the slates come from ``adagrpo serve`` (``served.py``), for histories of
+    up to ``history_items`` positives from the logs before the first simulated day.
     """
     started = time.perf_counter()
     days = days or scale.days
@@ -93,7 +99,19 @@ def simulate(
     world = build_world(scale, seed, start, horizon, params.world)
     publish_truth(storage, world, horizon, asdict(params), PRODUCER)
     catalog = catalog_table(world)
-    generator = ExposureGenerator(world, params.policy, params.feedback, scale.chunk_events)
+    service = None
+    if serve_url is not None:
+        histories = UserHistories.from_logs(storage, start + timedelta(first_day), history_items)
+        service = ServedSlates(
+            serve_url,
+            histories,
+            world.users.ids,
+            len(world.items.category),
+            params.policy.slate_size,
+        )
+    generator = ExposureGenerator(
+        world, params.policy, params.feedback, scale.chunk_events, service
+    )
     progress = Progress(
         "simulate", total=round(generator.expected_events_per_day * days), unit="events"
     )

@@ -1,6 +1,6 @@
 """``adagrpo serve`` over HTTP on loopback, its registry on a real S3 endpoint (moto's server):
 recommendations from the champion, an A/B split by a salted hash, alias moves picked up without
-a restart, and a tampered version never served."""
+a restart, a tampered version never served, and simulated users shown its slates."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ import time
 import uuid
 from collections.abc import Callable, Iterator
 from datetime import date
+from pathlib import Path
 
 import boto3
 import httpx
@@ -22,14 +23,16 @@ import torch
 import uvicorn
 from safetensors.torch import save as save_tensors
 
+from components import cli
 from components.core.config import ServingConfig, load_config
 from components.core.layout import REGISTRY_ALIASES
-from components.core.storage import Storage
+from components.core.storage import LocalStorage, Storage
 from components.policy.model import Policy, PolicyConfig
 from components.registry.artifacts import CATALOG, POLICY, WEIGHTS
 from components.registry.experiments import start_experiment
 from components.registry.store import ModelRegistry, version_prefix
 from components.serving.service import build_app
+from components.simulate.served import UserHistories
 from components.trainer.checkpoints import policy_config_json
 
 SHAPE = PolicyConfig(vocab_sizes=(4, 4, 2), max_history_items=5, d_model=16, n_head=2,
@@ -48,22 +51,27 @@ def registry(s3_endpoint: str, monkeypatch: pytest.MonkeyPatch) -> ModelRegistry
     return ModelRegistry.open(load_config().registry)
 
 
-def register_model(registry: ModelRegistry, seed: int) -> int:
-    """A randomly initialised policy over a 32-item catalog, as `adagrpo register` stores one."""
+def register_model(
+    registry: ModelRegistry,
+    seed: int,
+    items: dict[int, list[int]] = ITEMS,
+    shape: PolicyConfig = SHAPE,
+) -> int:
+    """A randomly initialised policy over ``items`` (id: SID), as `adagrpo register` stores one."""
     torch.manual_seed(seed)
-    policy = Policy(SHAPE)
+    policy = Policy(shape)
     catalog = pa.table(
         {
-            "item_id": pa.array(list(ITEMS), pa.int64()),
-            "sid": pa.array(list(ITEMS.values()), pa.list_(pa.int32())),
-            "listed": [item != UNLISTED for item in ITEMS],
+            "item_id": pa.array(list(items), pa.int64()),
+            "sid": pa.array(list(items.values()), pa.list_(pa.int32())),
+            "listed": [item != UNLISTED for item in items],
         }
     )
     buffer = io.BytesIO()
     pq.write_table(catalog, buffer)
     files: dict[str, bytes | dict[str, object]] = {
         WEIGHTS: save_tensors({k: v.contiguous() for k, v in policy.state_dict().items()}),
-        POLICY: policy_config_json(SHAPE),
+        POLICY: policy_config_json(shape),
         CATALOG: buffer.getvalue(),
     }
     version, _ = registry.register(f"dt=2026-11-14/seed-{seed}", files, {"sid_version": 1})
@@ -72,6 +80,7 @@ def register_model(registry: ModelRegistry, seed: int) -> int:
 
 @contextlib.contextmanager
 def serving(experiment_id: str | None = None) -> Iterator[httpx.Client]:
+    """The service on a free loopback port, for the registry of the environment."""
     app = build_app(load_config().registry, SETTINGS, experiment_id)
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning"))
     thread = threading.Thread(target=server.run, daemon=True)
@@ -173,3 +182,39 @@ def test_without_a_champion_the_service_is_unavailable(registry: ModelRegistry) 
             client.post("/recommend", json={"user_id": 1, "history": [1], "k": 0}).status_code
             == 422
         )
+
+
+def test_simulated_users_are_shown_the_services_slates_under_its_arms(
+    registry: ModelRegistry, tmp_path: Path
+) -> None:
+    root = str(tmp_path / "shop")
+    common = ["--root", root, "--scale", "tiny", "--start", "2026-11-01"]
+    assert cli.main(["simulate", *common, "--days", "3"]) == 0
+    # The shop's items on its last day, on SIDs of 3 codes of 8 and a de-duplication token.
+    catalog = LocalStorage(root).read_parquet("raw/catalog/dt=2026-11-03")
+    ids = catalog["item_id"].to_pylist()
+    items = {item: [item // 64, (item // 8) % 8, item % 8, 0] for item in ids}
+    shape = PolicyConfig(vocab_sizes=(5, 8, 8, 1), max_history_items=20, d_model=16,
+                         n_head=2, n_layer=1, prefix_buckets=0)  # fmt: skip
+    control, treatment = (register_model(registry, seed, items, shape) for seed in (1, 2))
+    registry.set_alias("champion", control, "test", "first")
+    registry.set_alias("challenger", treatment, "test", "blessed")
+    spec = start_experiment(registry, control, treatment, date(2026, 11, 4), load_config().ab_test)
+
+    with serving(spec["id"]) as client:
+        url = str(client.base_url)
+        day = ["--ds", "2026-11-04", "--lookback-days", "1", "--serve", url]
+        assert cli.main(["simulate", *common, *day]) == 0
+        logs = LocalStorage(root).read_parquet("raw/exposures/dt=2026-11-04").to_pandas()
+        served = logs[logs["experiment_id"] == spec["id"]]
+        user = int(served["user_id"].iloc[0])
+        history = UserHistories.from_logs(LocalStorage(root), date(2026, 11, 4), 20)(user)
+        asked = client.post("/recommend", json={"user_id": user, "history": history, "k": 10})
+
+    assert len(served) == len(logs)  # every request went through the service
+    arms = served.groupby("user_id")["arm"].agg(set)
+    assert (arms.map(len) == 1).all()  # a user stays in one arm
+    assert 0.35 < (arms.map(min) == "treatment").mean() < 0.65
+    first = served[served["request_id"] == served["request_id"].iloc[0]].sort_values("position")
+    assert first["item_id"].tolist() == asked.json()["items"][: len(first)]
+    assert first["arm"].iloc[0] == asked.json()["arm"]
