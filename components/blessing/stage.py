@@ -7,7 +7,8 @@ its unconstrained decoding's hallucination at most ``promotion.max_hallucination
 there is a champion, beats it by at least ``promotion.min_delta`` on ``promotion.metric`` with
 the lower bound of a paired bootstrap interval above zero. A champion of another codebook
 version is scored through its own SID map (``ServableModel``), so a refit neither blocks nor
-fakes the comparison. Every reason goes to ``promotion/blessing/dt=D/blessing.json``.
+fakes the comparison. Every reason goes to ``promotion/blessing/dt=D/blessing.json`` and its
+``report.html``.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ import numpy as np
 import pyarrow as pa
 
 from components.blessing.bootstrap import paired_bootstrap
+from components.blessing.report import render_report
 from components.core import layout, partitions
 from components.core.config import EvaluateConfig, PipelineConfig, PromotionConfig
 from components.core.storage import open_storage
@@ -88,7 +90,7 @@ def bless(config: PipelineConfig, ds: date) -> dict[str, Any]:
     partitions.publish_files(
         storage,
         layout.partition(layout.BLESSING, ds),
-        {"blessing.json": decision},
+        {"blessing.json": decision, "report.html": render_report(decision).encode()},
         {"producer": "bless", "ds": ds.isoformat(), "blessed": decision["blessed"]},
     )
     return decision

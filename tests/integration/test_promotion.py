@@ -54,6 +54,8 @@ def test_the_first_blessed_model_is_champion_and_is_never_blessed_against_itself
     blessing = published(root, "blessing")
     assert blessing["blessed"] and blessing["champion"] is None
     assert blessing["reasons"][-1] == "no champion: the floors decide"
+    report = (root / f"promotion/blessing/dt={DS}/report.html").read_text()
+    assert "Blessing 2026-11-03: blessed" in report and "no champion: the floors decide" in report
     registration = published(root, "registration")
     assert registration["version"] == 1 and registration["created"]
     assert registration["alias"]["moves"] == {"champion": [None, 1]}
