@@ -28,6 +28,8 @@ BENCHMARKS = (
     "beauty",
     "generation",
     "rl_step",
+    "ab_power",
+    "serving",
 )
 RESULTS = Path(__file__).resolve().parent / "results"
 

@@ -40,12 +40,20 @@ def readout(
     """``exposures``: one row per exposure with ``user_id``, ``arm`` (control or treatment),
     ``clicked`` and ``dwell_ms``. Per arm and metric the value and its interval, the lift with
     its interval and p-value, and the sample-ratio check."""
-    z = norm.ppf(0.5 + confidence / 2)
     per_user = (
         exposures.assign(exposures=1, clicked=exposures["clicked"].astype(float))
         .groupby(["arm", "user_id"])[["exposures", *METRICS.values()]]
         .sum()
     )
+    return readout_users(per_user, treatment_share, confidence)
+
+
+def readout_users(
+    per_user: pd.DataFrame, treatment_share: float, confidence: float = 0.95
+) -> dict[str, Any]:
+    """As ``readout``, from per-user sums: ``exposures``, ``clicked`` and ``dwell_ms`` indexed
+    by (arm, user)."""
+    z = norm.ppf(0.5 + confidence / 2)
     arms = {arm: per_user.loc[arm] for arm in ("control", "treatment") if arm in per_user.index}
     if len(arms) < 2:
         raise ValueError(f"the logs hold {sorted(arms)} only: both arms need exposures")
