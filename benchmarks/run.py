@@ -30,6 +30,7 @@ BENCHMARKS = (
     "rl_step",
     "ab_power",
     "serving",
+    "promotion",
 )
 RESULTS = Path(__file__).resolve().parent / "results"
 
