@@ -56,10 +56,10 @@ def test_experiment_compares_every_method_from_one_sft_run(
     comparison, _ = experiment(root)
 
     runs = comparison["runs"]
-    assert [(r["run"], r["seed"]) for r in runs] == [
-        ("method=nll,continued", 0), ("method=nll,continued,seed=1", 1),
-        ("method=mix,lambda=0.5", 0), ("method=mix,lambda=0.5,seed=1", 1),
-        ("method=adagrpo,lambda=1", 0), ("method=adagrpo,lambda=1,seed=1", 1),
+    assert [(r["run"], r["seed"]) for r in runs] == [  # seed by seed
+        ("method=nll,continued", 0), ("method=mix,lambda=0.5", 0), ("method=adagrpo,lambda=1", 0),
+        ("method=nll,continued,seed=1", 1), ("method=mix,lambda=0.5,seed=1", 1),
+        ("method=adagrpo,lambda=1,seed=1", 1),
     ]  # fmt: skip
     for run in runs:
         spec = json.loads((root / f"models/policy/dt={DS}/{run['run']}/spec.json").read_text())
