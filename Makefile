@@ -6,7 +6,7 @@ INSTALLED := $(VENV)/.installed
 DEMO_DS ?= 2026-11-14
 BEAUTY ?= ../shared/data/amazon-beauty
 
-.PHONY: setup java demo test test-fast bench bench-quality lint format lock clean
+.PHONY: setup java demo test test-fast bench bench-experiment bench-quality lint format lock clean
 
 setup: $(INSTALLED) java
 
@@ -32,6 +32,9 @@ test-fast: setup
 
 bench: setup
 	$(BIN)/python -m benchmarks.run
+
+bench-experiment: setup  # every method from the demo day's SFT run, over seeds (after make demo)
+	$(BIN)/python -m benchmarks.experiment
 
 bench-quality: setup  # the SFT policy on Amazon Beauty against TIGER's published numbers
 	$(BIN)/python -m benchmarks.quality $(BEAUTY)
