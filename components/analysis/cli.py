@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 
-from components.core.cli_args import logical_date
+from components.core.cli_args import add_logical_date
 from components.core.config import PipelineConfig
 
 
@@ -20,7 +20,7 @@ def register(subparsers: argparse._SubParsersAction, common: argparse.ArgumentPa
         "shop, the ranker's accuracy against the hidden truth per stratum: "
         "analysis/dt=DS/{analysis.json,report.html}.",
     )
-    parser.add_argument("--ds", required=True, type=logical_date, help="logical date YYYY-MM-DD")
+    add_logical_date(parser)
     parser.set_defaults(handler=run)
 
 

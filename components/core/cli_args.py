@@ -17,6 +17,13 @@ def logical_date(value: str) -> date:
         raise argparse.ArgumentTypeError(f"{value!r} is not a date YYYY-MM-DD") from None
 
 
+def add_logical_date(
+    parser: argparse.ArgumentParser, help: str = "logical date YYYY-MM-DD"
+) -> None:
+    """``--ds``, the day a stage works on: the one option every daily stage shares."""
+    parser.add_argument("--ds", required=True, type=logical_date, help=help)
+
+
 def positive_int(value: str) -> int:
     try:
         number = int(value)

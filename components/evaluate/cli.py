@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 
-from components.core.cli_args import add_run_options, chosen_run, logical_date
+from components.core.cli_args import add_logical_date, add_run_options, chosen_run
 from components.core.config import PipelineConfig
 
 
@@ -18,7 +18,7 @@ def register(subparsers: argparse._SubParsersAction, common: argparse.ArgumentPa
         "validation and test splits: HR@K, NDCG@K and hallucination rate with beam search, "
         "unconstrained and constrained to catalog SIDs; pick the best on validation.",
     )
-    parser.add_argument("--ds", required=True, type=logical_date, help="logical date YYYY-MM-DD")
+    add_logical_date(parser)
     add_run_options(parser)
     parser.set_defaults(handler=run)
 

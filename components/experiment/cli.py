@@ -6,7 +6,7 @@ import argparse
 import json
 import typing
 
-from components.core.cli_args import logical_date, positive_int
+from components.core.cli_args import add_logical_date, positive_int
 from components.core.config import PipelineConfig
 
 DEFAULT_METHODS = (
@@ -27,7 +27,7 @@ def register(subparsers: argparse._SubParsersAction, common: argparse.ArgumentPa
         "a simulated shop, each method's distance to the truth-optimal policy: "
         "comparison/dt=DS/{comparison.json,report.html}.",
     )
-    parser.add_argument("--ds", required=True, type=logical_date, help="logical date YYYY-MM-DD")
+    add_logical_date(parser)
     parser.add_argument(
         "--methods",
         default=DEFAULT_METHODS,

@@ -6,7 +6,7 @@ import argparse
 import logging
 import warnings
 
-from components.core.cli_args import logical_date
+from components.core.cli_args import add_logical_date
 from components.core.config import PipelineConfig
 
 
@@ -19,7 +19,7 @@ def register(subparsers: argparse._SubParsersAction, common: argparse.ArgumentPa
         "(features/offline/), apply the Feast repo, materialize the online store up to the "
         "end of --ds and publish the ranker's training rows (features/ranker_rows/dt=DS/).",
     )
-    parser.add_argument("--ds", required=True, type=logical_date, help="logical date YYYY-MM-DD")
+    add_logical_date(parser)
     parser.set_defaults(handler=run)
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 
-from components.core.cli_args import logical_date, positive_int
+from components.core.cli_args import add_logical_date, positive_int
 from components.core.config import PipelineConfig
 from components.ranker.params import TrainParams
 
@@ -18,7 +18,7 @@ def register(subparsers: argparse._SubParsersAction, common: argparse.ArgumentPa
         description="Train the ranker on features/ranker_rows/dt=DS/ (every exposure day but "
         "the last), evaluate it on the last day and publish it under models/ranker/dt=DS/.",
     )
-    parser.add_argument("--ds", required=True, type=logical_date, help="logical date YYYY-MM-DD")
+    add_logical_date(parser)
     parser.add_argument(
         "--epochs", type=positive_int, default=TrainParams.epochs, help="passes over the rows"
     )

@@ -9,7 +9,7 @@ import json
 import socket
 from typing import Any
 
-from components.core.cli_args import logical_date
+from components.core.cli_args import add_logical_date
 from components.core.config import PipelineConfig
 
 
@@ -23,7 +23,7 @@ def register(subparsers: argparse._SubParsersAction, common: argparse.ArgumentPa
         "checksummed; it becomes the champion when there is none, else the challenger. A rerun "
         "registers nothing twice. Writes promotion/registration/dt=DS/registration.json.",
     )
-    stage.add_argument("--ds", required=True, type=logical_date, help="logical date YYYY-MM-DD")
+    add_logical_date(stage)
     stage.set_defaults(handler=run_stage)
     parser = subparsers.add_parser(
         "registry",

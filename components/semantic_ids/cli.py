@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import argparse
 
-from components.core.cli_args import logical_date
+from components.core.cli_args import add_logical_date
 from components.core.config import PipelineConfig
 
 
 def register(subparsers: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
     parser = subparsers.add_parser("semantic-ids", parents=[common], help=__doc__)
-    parser.add_argument("--ds", required=True, type=logical_date, help="logical date YYYY-MM-DD")
+    add_logical_date(parser)
     parser.add_argument(
         "--refit",
         action="store_true",

@@ -6,7 +6,11 @@ from __future__ import annotations
 import argparse
 import json
 
-from components.core.cli_args import add_method_option, check_run_key, logical_date
+from components.core.cli_args import (
+    add_logical_date,
+    add_method_option,
+    check_run_key,
+)
 from components.core.config import PipelineConfig
 
 
@@ -21,7 +25,7 @@ def register(subparsers: argparse._SubParsersAction, common: argparse.ArgumentPa
         "checkpoint of an evaluated run (--init) and is rewarded by the day's ranker (rl.*). "
         "Under torchrun every process trains a share of each batch (DDP).",
     )
-    parser.add_argument("--ds", required=True, type=logical_date, help="logical date YYYY-MM-DD")
+    add_logical_date(parser)
     add_method_option(parser, help="training method (default: config)")
     parser.add_argument(
         "--init",

@@ -7,7 +7,7 @@ import logging
 import sys
 from typing import Any
 
-from components.core.cli_args import logical_date, positive_int
+from components.core.cli_args import add_logical_date, positive_int
 from components.core.config import PipelineConfig
 from components.validate.result import report_key
 
@@ -20,7 +20,7 @@ def register(subparsers: Any, common: argparse.ArgumentParser) -> None:
         description="Validate each curated partition of the window ending on --ds and write "
         "quality/exposures/dt=.../result.json and report.html. Exit 1 if any fails.",
     )
-    parser.add_argument("--ds", required=True, type=logical_date, help="logical date YYYY-MM-DD")
+    add_logical_date(parser)
     parser.add_argument(
         "--lookback-days",
         type=positive_int,
