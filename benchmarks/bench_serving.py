@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import io
 import statistics
-import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -20,14 +19,13 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 import torch
-import uvicorn
 from safetensors.torch import save as save_tensors
 
 from components.core.config import PolicyModelConfig, RegistryConfig, ServingConfig
 from components.policy.model import Policy, PolicyConfig
 from components.registry.artifacts import CATALOG, POLICY, WEIGHTS
 from components.registry.store import ModelRegistry
-from components.serving.service import build_app
+from components.serving.service import build_app, in_thread
 from components.trainer.checkpoints import policy_config_json
 
 ITEMS, VOCAB, HISTORY = 5_000, (256, 256, 256, 8), 10
@@ -64,36 +62,26 @@ def register_demo_sized_model(root: Path) -> RegistryConfig:
 
 def run(workdir: Path) -> dict[str, Any]:
     app = build_app(register_demo_sized_model(workdir), ServingConfig(), None)
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    while not server.started:
-        time.sleep(0.01)
-    port = server.servers[0].sockets[0].getsockname()[1]
     rng = np.random.default_rng(1)
     results: dict[str, Any] = {"torch_threads": torch.get_num_threads(), "beam": 20, "k": 10}
-    try:
-        with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=120) as client:
-            for batch, calls in CALLS.items():
-                requests = [
-                    [{"user_id": int(u), "history": rng.integers(1, ITEMS, HISTORY).tolist(),
-                      "k": 10} for u in rng.integers(0, 10**6, batch)]
-                    for _ in range(calls + 3)
-                ]  # fmt: skip
-                seconds = []
-                for number, body in enumerate(requests):
-                    started = time.perf_counter()
-                    client.post("/recommend", json={"requests": body}).raise_for_status()
-                    if number >= 3:  # the first calls warm up
-                        seconds.append(time.perf_counter() - started)
-                seconds.sort()
-                results[f"batch_{batch}"] = {
-                    "calls": calls,
-                    "p50_ms": round(1000 * statistics.median(seconds), 1),
-                    "p99_ms": round(1000 * seconds[int(0.99 * (len(seconds) - 1))], 1),
-                    "users_per_s": round(batch * len(seconds) / sum(seconds), 1),
-                }
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)
+    with in_thread(app) as url, httpx.Client(base_url=url, timeout=120) as client:
+        for batch, calls in CALLS.items():
+            requests = [
+                [{"user_id": int(u), "history": rng.integers(1, ITEMS, HISTORY).tolist(),
+                  "k": 10} for u in rng.integers(0, 10**6, batch)]
+                for _ in range(calls + 3)
+            ]  # fmt: skip
+            seconds = []
+            for number, body in enumerate(requests):
+                started = time.perf_counter()
+                client.post("/recommend", json={"requests": body}).raise_for_status()
+                if number >= 3:  # the first calls warm up
+                    seconds.append(time.perf_counter() - started)
+            seconds.sort()
+            results[f"batch_{batch}"] = {
+                "calls": calls,
+                "p50_ms": round(1000 * statistics.median(seconds), 1),
+                "p99_ms": round(1000 * seconds[int(0.99 * (len(seconds) - 1))], 1),
+                "users_per_s": round(batch * len(seconds) / sum(seconds), 1),
+            }
     return results

@@ -1,6 +1,12 @@
-"""The service assembled from configuration: the registry, the experiment, the arms."""
+"""The service assembled from configuration (the registry, the experiment, the arms), and run
+inside this process for what needs the real HTTP path without a second one."""
 
 from __future__ import annotations
+
+import contextlib
+import threading
+import time
+from collections.abc import Iterator
 
 from fastapi import FastAPI
 
@@ -22,3 +28,23 @@ def build_app(
         else {"control": "champion"}
     )
     return create_app(Arms(registry, followed, settings.refresh_s), experiment, settings)
+
+
+@contextlib.contextmanager
+def in_thread(app: FastAPI, host: str = "127.0.0.1") -> Iterator[str]:
+    """``app`` served by uvicorn in a thread on a free port of ``host``; its base URL."""
+    import uvicorn
+
+    server = uvicorn.Server(uvicorn.Config(app, host=host, port=0, log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    while not server.started:
+        if not thread.is_alive():
+            raise RuntimeError(f"the service did not start on {host}")
+        time.sleep(0.01)
+    port = server.servers[0].sockets[0].getsockname()[1]
+    try:
+        yield f"http://{host}:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)

@@ -7,7 +7,6 @@ from __future__ import annotations
 import contextlib
 import io
 import json
-import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -20,7 +19,6 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 import torch
-import uvicorn
 from safetensors.torch import save as save_tensors
 
 from components import cli
@@ -31,7 +29,7 @@ from components.policy.model import Policy, PolicyConfig
 from components.registry.artifacts import CATALOG, POLICY, WEIGHTS
 from components.registry.experiments import start_experiment
 from components.registry.store import ModelRegistry, version_prefix
-from components.serving.service import build_app
+from components.serving.service import build_app, in_thread
 from components.simulate.served import UserHistories
 from components.trainer.checkpoints import policy_config_json
 
@@ -82,18 +80,8 @@ def register_model(
 def serving(experiment_id: str | None = None) -> Iterator[httpx.Client]:
     """The service on a free loopback port, for the registry of the environment."""
     app = build_app(load_config().registry, SETTINGS, experiment_id)
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    while not server.started:
-        time.sleep(0.01)
-    port = server.servers[0].sockets[0].getsockname()[1]
-    try:
-        with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=30) as client:
-            yield client
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)
+    with in_thread(app) as url, httpx.Client(base_url=url, timeout=30) as client:
+        yield client
 
 
 def eventually(check: Callable[[], bool], seconds: float = 5.0) -> None:
