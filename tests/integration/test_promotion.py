@@ -92,6 +92,27 @@ def test_the_first_blessed_model_is_champion_and_is_never_blessed_against_itself
     assert f"{version_prefix(1)}/{WEIGHTS}: sha256" in caplog.text
 
 
+def test_a_champion_of_another_codebook_is_scored_through_its_own_sid_map(
+    tiny_dataset: Path, tmp_path: Path, registry_root: str
+) -> None:
+    root = fresh_root(tiny_dataset, tmp_path / "root")
+    for name in ("train", "evaluate", "select", "bless", "register"):
+        assert stage(root, name) == 0, name
+    # A codebook refit: the day's SIDs change, so does the training set; a new candidate.
+    assert cli.main(["semantic-ids", "--root", str(root), "--ds", DS, "--refit"]) == 0
+    for name in ("build-dataset", "train", "evaluate", "select", "bless"):
+        assert stage(root, name) == 0, name
+
+    blessing = published(root, "blessing")
+    assert blessing["champion"]["sid_version"] == 1 and not blessing["champion"]["same_codebook"]
+    assert blessing["champion"]["test"]["users"] == blessing["candidate"]["test"]["users"]
+    assert blessing["comparison"]["users"] == blessing["candidate"]["test"]["users"]
+    assert (
+        "scored through its own SID map"
+        in (root / f"promotion/blessing/dt={DS}/report.html").read_text()
+    )
+
+
 def test_bless_before_select_names_the_command(
     tiny_dataset: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
