@@ -54,6 +54,11 @@ def select_candidate(config: PipelineConfig, ds: date) -> dict[str, Any]:
 
 
 def _candidate(run: str, checkpoint: dict[str, Any], metric: str) -> dict[str, Any]:
+    if "model_sha256" not in checkpoint:
+        raise ValueError(
+            f"{run} was evaluated by an older version, whose summary does not name the weights: "
+            f"run `adagrpo evaluate --run {run}` again (it reuses the scores)"
+        )
     valid = checkpoint["valid"]
     if metric not in valid["constrained"]:
         raise ValueError(

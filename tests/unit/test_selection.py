@@ -84,3 +84,17 @@ def test_the_cli_prints_the_selected_checkpoint(
 
     assert cli.main(["select", "--root", config.storage.root, "--ds", DS.isoformat()]) == 0
     assert json.loads(capsys.readouterr().out)["step"] == 62
+
+
+def test_a_summary_from_an_older_evaluation_names_the_command_to_refresh_it(
+    config: PipelineConfig,
+) -> None:
+    root = Path(config.storage.root)
+    evaluated(root, "method=nll", [(62, 0.2, 0.0)])
+    summary = root / layout.partition(layout.MODELS_POLICY, DS) / "method=nll/evaluation"
+    document = json.loads((summary / "summary.json").read_text())
+    del document["checkpoints"][0]["model_sha256"]
+    (summary / "summary.json").write_text(json.dumps(document))
+
+    with pytest.raises(ValueError, match=r"run `adagrpo evaluate --run method=nll` again"):
+        select_candidate(config, DS)
