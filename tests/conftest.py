@@ -70,6 +70,21 @@ def s3_endpoint() -> Iterator[str]:
     patcher.undo()
 
 
+@pytest.fixture
+def s3_registry(s3_endpoint: str, monkeypatch: pytest.MonkeyPatch) -> str:
+    """A fresh bucket on the S3 endpoint, made the registry root of the environment (what
+    ``load_config`` and the CLI read)."""
+    import uuid
+
+    import boto3
+
+    bucket = f"registry-{uuid.uuid4().hex[:8]}"
+    boto3.client("s3", endpoint_url=s3_endpoint).create_bucket(Bucket=bucket)
+    monkeypatch.setenv("ADAGRPO__REGISTRY__S3_ENDPOINT_URL", s3_endpoint)
+    monkeypatch.setenv("ADAGRPO__REGISTRY__ROOT", f"s3://{bucket}/registry")
+    return f"s3://{bucket}/registry"
+
+
 @pytest.fixture(scope="session")
 def tiny_shop(tmp_path_factory: pytest.TempPathFactory, spark: SparkSession) -> PipelineConfig:
     """Three simulated days (2026-11-01..03) taken through extract, validate and semantic IDs.

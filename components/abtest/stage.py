@@ -43,12 +43,9 @@ def ab_readout(config: PipelineConfig, experiment_id: str, ds: date) -> dict[str
         needed_exposures_per_arm=spec["power"]["exposures_per_arm"],
     )
     result["verdict"] = verdict(result)
-    partitions.publish_files(
-        storage,
-        layout.partition(f"{layout.AB_READOUTS}/{experiment_id}", ds),
-        {"readout.json": result, "report.html": render_report(result).encode()},
-        {"producer": "ab-readout", "ds": ds.isoformat(), "experiment": experiment_id},
-    )
+    files = {"readout.json": result, "report.html": render_report(result).encode()}
+    readouts = f"{layout.AB_READOUTS}/{experiment_id}"
+    partitions.publish_day(storage, readouts, ds, "ab-readout", files, experiment=experiment_id)
     return result
 
 

@@ -94,12 +94,8 @@ def analyze(config: PipelineConfig, ds: date) -> dict[str, Any]:
             for index, (difficult, discriminable) in enumerate(STRATA)
         ],
     }
-    partitions.publish_files(
-        storage,
-        layout.partition(layout.ANALYSIS, ds),
-        {"analysis.json": summary, "report.html": render_report(summary).encode()},
-        {"producer": "analyze", "ds": ds.isoformat()},
-    )
+    files = {"analysis.json": summary, "report.html": render_report(summary).encode()}
+    partitions.publish_day(storage, layout.ANALYSIS, ds, "analyze", files)
     return summary
 
 

@@ -87,11 +87,9 @@ def bless(config: PipelineConfig, ds: date) -> dict[str, Any]:
             }
         decision.update(_judge(ours, theirs, settings))
     log.info("bless %s: %s (%s)", ds, decision["blessed"], "; ".join(decision["reasons"]))
-    partitions.publish_files(
-        storage,
-        layout.partition(layout.BLESSING, ds),
-        {"blessing.json": decision, "report.html": render_report(decision).encode()},
-        {"producer": "bless", "ds": ds.isoformat(), "blessed": decision["blessed"]},
+    files = {"blessing.json": decision, "report.html": render_report(decision).encode()}
+    partitions.publish_day(
+        storage, layout.BLESSING, ds, "bless", files, blessed=decision["blessed"]
     )
     return decision
 

@@ -12,13 +12,13 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterable
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
 import pyarrow as pa
 
 from components.core import leftovers
-from components.core.layout import producer_hint
+from components.core.layout import partition, producer_hint
 from components.core.storage import Storage
 
 MANIFEST = "_MANIFEST.json"
@@ -60,6 +60,20 @@ def publish_files(
         storage.write_bytes(f"{staging}/{name}", data)
         digests[name] = hashlib.sha256(data).hexdigest()
     publish(storage, staging, target, {**manifest, "sha256": digests})
+
+
+def publish_day(
+    storage: Storage,
+    dataset: str,
+    ds: date,
+    producer: str,
+    files: dict[str, pa.Table | dict[str, Any] | bytes],
+    **facts: Any,
+) -> None:
+    """Publish ``files`` as the partition of ``dataset`` for the logical date ``ds``, the
+    manifest naming the producer, the day and any other ``facts``."""
+    target = partition(dataset, ds)
+    publish_files(storage, target, files, {"producer": producer, "ds": ds.isoformat(), **facts})
 
 
 def _serialized(content: pa.Table | dict[str, Any] | bytes) -> bytes:

@@ -98,12 +98,8 @@ def run_experiment(
     }
     comparison["answer"] = _answer(aggregated, k)
     comparison["tries"] = _tries(storage, ds, runs)
-    partitions.publish_files(
-        storage,
-        layout.partition(layout.COMPARISON, ds),
-        {"comparison.json": comparison, "report.html": render_report(comparison).encode()},
-        {"producer": "experiment", "ds": ds.isoformat()},
-    )
+    files = {"comparison.json": comparison, "report.html": render_report(comparison).encode()}
+    partitions.publish_day(storage, layout.COMPARISON, ds, "experiment", files)
     return comparison
 
 

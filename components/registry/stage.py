@@ -58,12 +58,8 @@ def register_candidate(config: PipelineConfig, ds: date) -> dict[str, Any]:
     else:
         outcome["reasons"] = decision["reasons"]
     log.info("register %s: %s", ds, outcome)
-    partitions.publish_files(
-        storage,
-        layout.partition(layout.REGISTRATION, ds),
-        {"registration.json": outcome},
-        {"producer": "register", "ds": ds.isoformat()},
-    )
+    files = {"registration.json": outcome}
+    partitions.publish_day(storage, layout.REGISTRATION, ds, "register", files)
     return outcome
 
 

@@ -44,12 +44,7 @@ def select_candidate(config: PipelineConfig, ds: date) -> dict[str, Any]:
         "selected": None if winner is None else {k: v for k, v in winner.items() if k != "outcome"},
         "candidates": sorted(candidates, key=lambda c: -c["valid_metric"]),
     }
-    partitions.publish_files(
-        storage,
-        layout.partition(layout.SELECTION, ds),
-        {"selection.json": decision},
-        {"producer": "select", "ds": ds.isoformat()},
-    )
+    partitions.publish_day(storage, layout.SELECTION, ds, "select", {"selection.json": decision})
     return decision
 
 

@@ -5,11 +5,9 @@ is never blessed against itself, and a tampered champion is refused."""
 from __future__ import annotations
 
 import json
-import uuid
 from pathlib import Path
 from typing import Any
 
-import boto3
 import pytest
 
 from components import cli
@@ -27,15 +25,6 @@ OPEN_FLOORS = ("promotion.min_hr=0", "promotion.max_hallucination=1", "evaluate.
                "promotion.bootstrap_samples=200")  # fmt: skip
 
 
-@pytest.fixture
-def registry_root(s3_endpoint: str, monkeypatch: pytest.MonkeyPatch) -> str:
-    bucket = f"models-{uuid.uuid4().hex[:8]}"
-    boto3.client("s3", endpoint_url=s3_endpoint).create_bucket(Bucket=bucket)
-    monkeypatch.setenv("ADAGRPO__REGISTRY__S3_ENDPOINT_URL", s3_endpoint)
-    monkeypatch.setenv("ADAGRPO__REGISTRY__ROOT", f"s3://{bucket}/registry")
-    return f"s3://{bucket}/registry"
-
-
 def stage(root: Path, name: str, *settings: str) -> int:
     flags = [arg for setting in (*TRAIN, *OPEN_FLOORS, *settings) for arg in ("--set", setting)]
     return cli.main([name, "--root", str(root), "--ds", DS, *flags])
@@ -46,7 +35,7 @@ def published(root: Path, kind: str) -> dict[str, Any]:
 
 
 def test_the_first_blessed_model_is_champion_and_is_never_blessed_against_itself(
-    tiny_dataset: Path, tmp_path: Path, registry_root: str, caplog: pytest.LogCaptureFixture
+    tiny_dataset: Path, tmp_path: Path, s3_registry: str, caplog: pytest.LogCaptureFixture
 ) -> None:
     root = fresh_root(tiny_dataset, tmp_path / "root")
     for name in ("train", "evaluate", "select", "bless", "register"):
@@ -93,7 +82,7 @@ def test_the_first_blessed_model_is_champion_and_is_never_blessed_against_itself
 
 
 def test_a_champion_of_another_codebook_is_scored_through_its_own_sid_map(
-    tiny_dataset: Path, tmp_path: Path, registry_root: str
+    tiny_dataset: Path, tmp_path: Path, s3_registry: str
 ) -> None:
     root = fresh_root(tiny_dataset, tmp_path / "root")
     for name in ("train", "evaluate", "select", "bless", "register"):

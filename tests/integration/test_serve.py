@@ -8,12 +8,10 @@ import contextlib
 import io
 import json
 import time
-import uuid
 from collections.abc import Callable, Iterator
 from datetime import date
 from pathlib import Path
 
-import boto3
 import httpx
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -41,11 +39,7 @@ SETTINGS = ServingConfig(refresh_s=0.1, beam_width=8)
 
 
 @pytest.fixture
-def registry(s3_endpoint: str, monkeypatch: pytest.MonkeyPatch) -> ModelRegistry:
-    bucket = f"serve-{uuid.uuid4().hex[:8]}"
-    boto3.client("s3", endpoint_url=s3_endpoint).create_bucket(Bucket=bucket)
-    monkeypatch.setenv("ADAGRPO__REGISTRY__S3_ENDPOINT_URL", s3_endpoint)
-    monkeypatch.setenv("ADAGRPO__REGISTRY__ROOT", f"s3://{bucket}/registry")
+def registry(s3_registry: str) -> ModelRegistry:
     return ModelRegistry.open(load_config().registry)
 
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import itertools
 import json
-import uuid
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -22,13 +21,7 @@ from components.registry.store import ModelRegistry, RegistryError, version_pref
 def registry_root(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     if request.param == "local":
         return str(tmp_path / "registry")
-    endpoint = request.getfixturevalue("s3_endpoint")
-    bucket = f"registry-{uuid.uuid4().hex[:8]}"
-    import boto3
-
-    boto3.client("s3", endpoint_url=endpoint).create_bucket(Bucket=bucket)
-    request.getfixturevalue("monkeypatch").setenv("ADAGRPO__REGISTRY__S3_ENDPOINT_URL", endpoint)
-    return f"s3://{bucket}/models"
+    return str(request.getfixturevalue("s3_registry"))
 
 
 @pytest.fixture
