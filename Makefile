@@ -23,6 +23,7 @@ java:  # Spark 4 needs Java 17+
 demo: setup
 	ADAGRPO_CONFIG=configs/demo.yaml scripts/run-dag.sh $(DEMO_DS) '{"lookback_days": 14, "scale": "demo"}'
 	@echo "Validation reports: var/demo/quality/exposures/dt=*/report.html"
+	@echo "Registered models: $(BIN)/adagrpo registry list (registry root var/registry)"
 
 test: setup
 	$(BIN)/pytest
