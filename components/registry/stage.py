@@ -58,8 +58,8 @@ def register_candidate(config: PipelineConfig, ds: date) -> dict[str, Any]:
     else:
         outcome["reasons"] = decision["reasons"]
     log.info("register %s: %s", ds, outcome)
-    files = {"registration.json": outcome}
-    partitions.publish_day(storage, layout.REGISTRATION, ds, "register", files)
+    documents = {"registration.json": outcome}
+    partitions.publish_day(storage, layout.REGISTRATION, ds, "register", documents)
     return outcome
 
 
