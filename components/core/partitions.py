@@ -11,7 +11,7 @@ manifest, and :func:`read_verified` refuses a file that no longer matches it.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from datetime import UTC, date, datetime
 from typing import Any
 
@@ -48,7 +48,7 @@ def publish(storage: Storage, staging: str, target: str, manifest: dict[str, Any
 def publish_files(
     storage: Storage,
     target: str,
-    files: dict[str, pa.Table | dict[str, Any] | bytes],
+    files: Mapping[str, pa.Table | dict[str, Any] | bytes],
     manifest: dict[str, Any],
 ) -> None:
     """Publish a folder of Parquet tables, JSON documents and raw files under ``target``, with
@@ -67,7 +67,7 @@ def publish_day(
     dataset: str,
     ds: date,
     producer: str,
-    files: dict[str, pa.Table | dict[str, Any] | bytes],
+    files: Mapping[str, pa.Table | dict[str, Any] | bytes],
     **facts: Any,
 ) -> None:
     """Publish ``files`` as the partition of ``dataset`` for the logical date ``ds``, the

@@ -85,7 +85,7 @@ class ModelRegistry:
             "identity": identity,
             "registered_at": datetime.now(UTC).isoformat(timespec="seconds"),
         }
-        partitions.publish_files(self.storage, version_prefix(number), dict(files), registered)
+        partitions.publish_files(self.storage, version_prefix(number), files, registered)
         # The index entry, created once, commits the version: a registration that died before
         # it left a folder that no listing shows.
         if self.storage.write_if(index, Storage.json_bytes({"version": number}), None):
