@@ -197,7 +197,12 @@ class LocalStorage(Storage):
         base = self._path(prefix)
         if not base.exists():
             return []
-        return sorted(str(p.relative_to(self.root)) for p in base.rglob("*") if p.is_file())
+        # A write in flight is a temp file until its rename: not an object yet, as on S3.
+        return sorted(
+            str(p.relative_to(self.root))
+            for p in base.rglob("*")
+            if p.is_file() and not (p.name.startswith(".") and p.name.endswith(TEMP_SUFFIX))
+        )
 
     def list_folders(self, prefix: str) -> list[str]:
         base = self._path(prefix)

@@ -119,3 +119,11 @@ def test_of_racing_conditional_writers_exactly_one_wins(storage: Storage) -> Non
 
     assert won.count(True) == 1
     assert storage.read_bytes("counter") == str(won.index(True)).encode()
+
+
+def test_a_local_write_in_flight_is_not_listed(tmp_path: Path) -> None:
+    storage = LocalStorage(tmp_path)
+    storage.write_bytes("claims/1", b"")
+    (tmp_path / "claims" / ".2.0123abcd.tmp").write_bytes(b"half")  # another writer's temp
+
+    assert storage.list_keys("claims") == ["claims/1"]
