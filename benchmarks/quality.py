@@ -41,7 +41,7 @@ TIGER = {"hr@10": 0.0648, "ndcg@10": 0.0384, "hr@5": 0.0454, "ndcg@5": 0.0321}
 BAR = ("hr@10", "ndcg@10")  # what the issue asks to reach, on test, constrained decoding
 # The fixed mixture's lambda: the mixture best on validation in the simulated shop's experiment
 # (benchmarks/results/experiment.json); a sweep on Beauty would cost 45 minutes a value.
-MIX_LAMBDA = 0.5
+MIX_LAMBDA = 0.1
 TABLE = ("hr@5", "ndcg@5", "hr@10", "ndcg@10")
 
 
