@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 
 from components.core import partitions
-from components.core.layout import TRUTH
+from components.core.layout import TRUTH, TRUTH_ITEMS, TRUTH_PARAMS, TRUTH_USERS
 from components.core.storage import Storage
 
 EXPOSED_BUCKETS = 4
@@ -43,7 +43,7 @@ class BucketAccuracy:
 
 
 def has_truth(storage: Storage) -> bool:
-    return partitions.is_published(storage, TRUTH) and storage.exists(f"{TRUTH}/params.json")
+    return partitions.is_published(storage, TRUTH) and storage.exists(f"{TRUTH}/{TRUTH_PARAMS}")
 
 
 def truth_accuracy(
@@ -53,9 +53,9 @@ def truth_accuracy(
 
     ``exposures``: training-row exposures per item id (items absent were never shown).
     """
-    users = storage.read_parquet(f"{TRUTH}/users.parquet").to_pandas()
-    items = storage.read_parquet(f"{TRUTH}/items.parquet").to_pandas()
-    feedback = storage.read_json(f"{TRUTH}/params.json")["feedback"]
+    users = storage.read_parquet(f"{TRUTH}/{TRUTH_USERS}").to_pandas()
+    items = storage.read_parquet(f"{TRUTH}/{TRUTH_ITEMS}").to_pandas()
+    feedback = storage.read_json(f"{TRUTH}/{TRUTH_PARAMS}")["feedback"]
     items = items[items["created_at"] < listed_before].reset_index(drop=True)
     items["exposures"] = exposures.reindex(items["item_id"]).fillna(0).astype(int).to_numpy()
     rng = np.random.default_rng(seed)

@@ -9,11 +9,11 @@ from datetime import date
 import pandas as pd
 
 from components.core import partitions
-from components.core.layout import partition
+from components.core.layout import RANKER_ROWS, partition, ranker_rows_file
 from components.core.storage import Storage
 from components.datasets.reader import SidDataset
 from components.features.schema import EVENT_TIMESTAMP
-from components.features.training_rows import LABEL, RANKER_ROWS
+from components.features.training_rows import LABEL
 
 
 @dataclass(frozen=True)
@@ -38,7 +38,7 @@ def load_rows(storage: Storage, ds: date) -> RankerRows:
         raise ValueError(f"{target}: label {manifest['label']!r}, expected {LABEL!r}")
     by_day = {
         date.fromisoformat(day): storage.read_parquet(
-            f"{target}/exposures-{day}.parquet"
+            f"{target}/{ranker_rows_file(day)}"
         ).to_pandas()
         for day in sorted(manifest["exposure_days"])
     }

@@ -21,7 +21,6 @@ from components.ranker.artifacts import publish_ranker, serialize_weights
 from components.ranker.encoding import FeatureEncoder
 from components.ranker.metrics import click_metrics, reliability
 from components.ranker.model import ModelShape
-from components.ranker.params import TrainParams
 from components.ranker.report import format_facts, render_report
 from components.ranker.rows import before_holdout, holdout_starts, load_rows
 from components.ranker.scorer import RankerScorer, read_snapshots
@@ -30,8 +29,9 @@ from components.ranker.training import fit, predict
 log = logging.getLogger(__name__)
 
 
-def train_ranker(config: PipelineConfig, ds: date, params: TrainParams) -> dict[str, Any]:
+def train_ranker(config: PipelineConfig, ds: date) -> dict[str, Any]:
     """Train the ranker of ``ds`` on its rows, publish it with its report; its metrics."""
+    params = config.ranker
     storage = open_storage(config.storage)
     rows = load_rows(storage, ds)
     windows = list(config.features.windows_days)
@@ -60,7 +60,7 @@ def train_ranker(config: PipelineConfig, ds: date, params: TrainParams) -> dict[
         "evaluation": click_metrics(labels, predicted),
         "reliability": [vars(b) for b in bins],
         "weights_sha256": serialize_weights(model)[1],
-        "params": params.to_json(),
+        "params": params.model_dump(mode="json"),
     }
     buckets = None
     if bias.has_truth(storage):
@@ -86,7 +86,7 @@ def train_ranker(config: PipelineConfig, ds: date, params: TrainParams) -> dict[
         ds,
         model,
         encoder,
-        {"windows_days": windows, "train_days": metrics["train_days"], "params": params.to_json()},
+        {"windows_days": windows, "train_days": metrics["train_days"], "params": metrics["params"]},
         {"metrics.json": _finite(metrics), "report.html": html.encode()},
     )
     return metrics

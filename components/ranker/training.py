@@ -9,15 +9,15 @@ import numpy as np
 import torch
 from torch.nn import functional as F
 
+from components.core.config import RankerConfig
 from components.core.progress import Progress
 from components.ranker.encoding import Inputs
 from components.ranker.model import ClickModel, ModelShape
-from components.ranker.params import TrainParams
 
 log = logging.getLogger(__name__)
 
 
-def fit(shape: ModelShape, inputs: Inputs, labels: np.ndarray, params: TrainParams) -> ClickModel:
+def fit(shape: ModelShape, inputs: Inputs, labels: np.ndarray, params: RankerConfig) -> ClickModel:
     """A model trained on ``inputs`` and their click ``labels``; the same seed, the same weights."""
     torch.manual_seed(params.seed)
     device = torch.device(params.device)

@@ -47,6 +47,8 @@ def test_config_file_from_environment(tmp_path: Path) -> None:
         ("no_equals_sign", "section.key=value"),
         ("features.windows_days=[7, 7]", "distinct"),
         ("features.windows_days=[]", "windows_days"),
+        ("ranker.epochs=0", "epochs"),
+        ("ranker.learning_rate=0", "learning_rate"),
     ],
 )
 def test_bad_settings_are_named(override: str, message: str) -> None:
