@@ -1,20 +1,22 @@
-"""Access to the SQL files in the repository's ``sql/`` folder (or ``$ADAGRPO_SQL_DIR``).
+"""The Spark SQL the stages run, read from the package.
 
-SQL lives in files so that analysts can read and review it; parameters are bound by the engine
-(``:name`` markers), never formatted into the text.
+SQL lives in files (the repository's ``sql/``) so that analysts can read and review it; the
+package ships them as ``components/sql/`` (a link to ``sql/`` in a checkout, copies in a wheel or
+an image), so a checkout, an installed wheel and an image find them the same way. Parameters are
+bound by the engine (``:name`` markers), never formatted into the text.
 """
 
 from __future__ import annotations
 
-import os
-from pathlib import Path
-
-DEFAULT_SQL_DIR = Path(__file__).resolve().parents[2] / "sql"
+from importlib.resources import files
 
 
 def load_sql(name: str) -> str:
-    directory = Path(os.environ.get("ADAGRPO_SQL_DIR", DEFAULT_SQL_DIR))
-    path = directory / f"{name}.sql"
-    if not path.is_file():
-        raise FileNotFoundError(f"SQL file {path} not found (set ADAGRPO_SQL_DIR?)")
-    return path.read_text()
+    """The text of ``sql/<name>.sql``."""
+    resource = files("components").joinpath("sql", f"{name}.sql")
+    if not resource.is_file():
+        raise FileNotFoundError(
+            f"SQL file {name}.sql is not in the installed package: reinstall it "
+            "(pip install .), which ships sql/ as components/sql/"
+        )
+    return resource.read_text(encoding="utf-8")
