@@ -4,7 +4,8 @@ VENV := .venv
 BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed
 DEMO_DS ?= 2026-11-14
-BEAUTY ?= ../shared/data/amazon-beauty
+# The amazon-beauty folder the Beauty benchmarks read (docs/benchmarks.md says where it comes from).
+BEAUTY ?=
 
 .PHONY: setup java demo test test-fast bench bench-experiment bench-quality lint format lock clean
 
@@ -32,12 +33,13 @@ test-fast: setup
 	$(BIN)/pytest -m "not spark and not airflow"
 
 bench: setup
-	$(BIN)/python -m benchmarks.run
+	$(BIN)/python -m benchmarks.run $(if $(BEAUTY),--beauty $(BEAUTY))
 
 bench-experiment: setup  # every method from the demo day's SFT run, over seeds (after make demo)
 	$(BIN)/python -m benchmarks.experiment
 
 bench-quality: setup  # the SFT policy on Amazon Beauty against TIGER's published numbers
+	@test -n "$(BEAUTY)" || { echo "usage: make bench-quality BEAUTY=path/to/amazon-beauty (docs/benchmarks.md)"; exit 2; }
 	$(BIN)/python -m benchmarks.quality $(BEAUTY)
 
 lint: setup

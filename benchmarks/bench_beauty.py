@@ -20,15 +20,14 @@ from components.core import layout, partitions
 from components.core.config import load_config
 from components.core.storage import LocalStorage
 
-BEAUTY = Path(__file__).resolve().parents[2] / "shared" / "data" / "amazon-beauty"
 REPLAY_DAYS = 30
 DS = load_config(environ={}).simulate.start + timedelta(days=REPLAY_DAYS - 1)  # the last day
 REPO = Path(__file__).resolve().parents[1]
 
 
-def run(workdir: Path, beauty: Path = BEAUTY) -> dict[str, Any]:
-    if not (beauty / "Beauty.txt").is_file():
-        return {"skipped": f"no Beauty data at {beauty}"}
+def run(workdir: Path, beauty: Path | None) -> dict[str, Any]:
+    if beauty is None:
+        return {"skipped": "no Beauty data given (make bench BEAUTY=path/to/amazon-beauty)"}
     root = (workdir / "root").resolve()
     seconds = build_training_set(root, beauty)
     storage = LocalStorage(root)
@@ -49,7 +48,9 @@ def build_training_set(root: Path, beauty: Path, config: Path | None = None) -> 
     """Replay Beauty into a fresh ``root`` and run it up to the training set of ``DS`` (under
     ``config`` when given); the seconds per stage."""
     if not (beauty / "Beauty.txt").is_file():
-        raise FileNotFoundError(f"no Beauty.txt under {beauty} (see ../shared/data/README.md)")
+        raise FileNotFoundError(
+            f"no Beauty.txt under {beauty}: docs/benchmarks.md says where the data comes from"
+        )
     shutil.rmtree(root, ignore_errors=True)
     overlay = ("--config", str(config)) if config else ()
     window = ["--ds", DS.isoformat(), "--lookback-days", str(REPLAY_DAYS), *overlay]
@@ -73,4 +74,4 @@ def timed_stage(root: Path, stage: str, *flags: str) -> float:
 
 
 if __name__ == "__main__":
-    print(json.dumps(run(Path("var/bench/beauty")), indent=2))
+    print(json.dumps(run(Path("var/bench/beauty"), Path(sys.argv[1])), indent=2))

@@ -29,17 +29,16 @@ from components.semantic_ids.codes import code_stats, dedup_indices
 from components.semantic_ids.text import SentenceTransformerEmbedder
 from components.semantic_ids.vectors import normalize_rows
 
-BEAUTY = Path(__file__).resolve().parents[2] / "shared" / "data" / "amazon-beauty"
 DAY = date(2026, 11, 1)
 
 
-def run(workdir: Path, beauty: Path = BEAUTY) -> dict[str, Any]:
+def run(workdir: Path, beauty: Path | None) -> dict[str, Any]:
     embedder = SentenceTransformerEmbedder()
     results: dict[str, Any] = {
         "embedding": embed_throughput(embedder, simulated_titles(2_000)),
         "rq_kmeans_100k": rq_kmeans_fit(100_000),
     }
-    if (beauty / "item_titles.tsv").is_file():
+    if beauty is not None:
         results["beauty"] = beauty_sids(workdir / "beauty", beauty, embedder)
     return results
 
@@ -148,6 +147,6 @@ def beauty_sids(root: Path, beauty: Path, embedder: SentenceTransformerEmbedder)
 
 
 if __name__ == "__main__":
-    data = Path(sys.argv[1]) if len(sys.argv) > 1 else BEAUTY
+    data = Path(sys.argv[1])
     with tempfile.TemporaryDirectory(prefix="bench-semantic-ids-") as tmp:
         print(json.dumps(run(Path(tmp), data), indent=2))

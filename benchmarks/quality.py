@@ -26,7 +26,7 @@ from typing import Any
 import torch
 
 from benchmarks.baselines import item_transitions
-from benchmarks.bench_beauty import BEAUTY, DS, build_training_set, timed_stage
+from benchmarks.bench_beauty import DS, build_training_set, timed_stage
 from benchmarks.run import RESULTS, write_result
 from components.core import layout, partitions
 from components.core.config import load_config
@@ -47,7 +47,7 @@ TABLE = ("hr@5", "ndcg@5", "hr@10", "ndcg@10")
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("data", nargs="?", type=Path, default=BEAUTY, help="amazon-beauty folder")
+    parser.add_argument("data", type=Path, help="the amazon-beauty folder (docs/benchmarks.md)")
     parser.add_argument("--workdir", type=Path, default=Path("var/bench/quality"))
     parser.add_argument("--config", type=Path, default=CONFIG)
     parser.add_argument(
@@ -69,8 +69,8 @@ def main(argv: list[str] | None = None) -> int:
     seconds["evaluate"] = timed_stage(root, "evaluate", *flags)
 
     run = PolicyRun(storage, DS, SFT_KEY)
-    summary = storage.read_json(f"{run.prefix}/evaluation/summary.json")
-    shutil.copyfile(root / run.prefix / "evaluation" / "report.html", RESULTS / "quality.html")
+    summary = storage.read_json(run.evaluation_summary)
+    shutil.copyfile(root / run.evaluation / "report.html", RESULTS / "quality.html")
     result = _result(summary, run.manifest(), seconds)
     result["item_transitions_baseline"] = _transitions_baseline(storage)
     if not args.sft_only:
@@ -103,7 +103,7 @@ def _reinforced(
         )
         seconds[f"evaluate {key}"] = timed_stage(root, "evaluate", *flags, "--run", key)
         run = PolicyRun(storage, DS, key)
-        best = storage.read_json(f"{run.prefix}/evaluation/summary.json")["best"]
+        best = storage.read_json(run.evaluation_summary)["best"]
         runs[key] = {"best_step": best["step"], "valid": best["valid"], "test": best["test"],
                      "train_seconds": run.manifest()["seconds_this_attempt"]}  # fmt: skip
     adagrpo = runs[layout.run_key("adagrpo", adagrpo_lambda, seed=0, from_init=True)]["test"]

@@ -14,6 +14,7 @@ import os
 import platform
 import time
 from datetime import UTC, datetime
+from inspect import signature
 from pathlib import Path
 from typing import Any
 
@@ -48,15 +49,28 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--only", nargs="*", choices=BENCHMARKS, default=list(BENCHMARKS))
     parser.add_argument("--workdir", type=Path, default=Path("var/bench"))
+    parser.add_argument(
+        "--beauty",
+        type=existing_folder,
+        help="the amazon-beauty folder (docs/benchmarks.md); without it the Beauty parts skip",
+    )
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
     for name in args.only:
         module = importlib.import_module(f"benchmarks.bench_{name}")
         started = time.perf_counter()
-        numbers = module.run(args.workdir / name)
+        data = {"beauty": args.beauty} if "beauty" in signature(module.run).parameters else {}
+        numbers = module.run(args.workdir / name, **data)
         path = write_result(name, numbers, time.perf_counter() - started)
         print(f"{name}: {json.dumps(numbers)}  -> {path}")
     return 0
+
+
+def existing_folder(value: str) -> Path:
+    path = Path(value)
+    if not path.is_dir():
+        raise argparse.ArgumentTypeError(f"{value} is not a folder")
+    return path
 
 
 def write_result(name: str, numbers: dict[str, Any], wall_s: float) -> Path:
