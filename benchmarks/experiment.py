@@ -39,7 +39,7 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
     storage = LocalStorage(args.root.resolve())
     sft = PolicyRun(storage, args.ds, SFT_KEY)
-    if not storage.exists(f"{sft.prefix}/evaluation/summary.json"):
+    if not storage.exists(sft.evaluation_summary):
         raise SystemExit(f"no evaluated SFT run of {args.ds} under {args.root}: run `make demo`")
     started = time.perf_counter()
     code = cli.main(
@@ -50,7 +50,7 @@ def main(argv: list[str] | None = None) -> int:
     if code:
         return code
     published = layout.partition(layout.COMPARISON, args.ds)
-    comparison = storage.read_json(f"{published}/comparison.json")
+    comparison = storage.read_json(f"{published}/{layout.COMPARISON_FILE}")
     shutil.copyfile(args.root / published / "report.html", RESULTS / "experiment.html")
     path = write_result("experiment", comparison, time.perf_counter() - started)
     print(comparison["answer"]["text"], f"-> {path}")

@@ -61,7 +61,7 @@ def bless(config: PipelineConfig, ds: date) -> dict[str, Any]:
     settings = config.promotion
     selection = layout.partition(layout.SELECTION, ds)
     partitions.read_manifest(storage, selection)  # names `adagrpo select` when missing
-    chosen = storage.read_json(f"{selection}/selection.json")["selected"]
+    chosen = storage.read_json(f"{selection}/{layout.SELECTION_FILE}")["selected"]
     decision: dict[str, Any] = {"ds": ds.isoformat(), "candidate": chosen, "champion": None}
     if chosen is None:
         decision.update(blessed=False, reasons=["no checkpoint of the day was eligible"])
@@ -87,7 +87,7 @@ def bless(config: PipelineConfig, ds: date) -> dict[str, Any]:
             }
         decision.update(_judge(ours, theirs, settings))
     log.info("bless %s: %s (%s)", ds, decision["blessed"], "; ".join(decision["reasons"]))
-    files = {"blessing.json": decision, "report.html": render_report(decision).encode()}
+    files = {layout.BLESSING_FILE: decision, "report.html": render_report(decision).encode()}
     partitions.publish_day(
         storage, layout.BLESSING, ds, "bless", files, blessed=decision["blessed"]
     )

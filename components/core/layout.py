@@ -26,6 +26,21 @@ BLESSING = "promotion/blessing"  # the candidate against the floors and the cham
 REGISTRATION = "promotion/registration"  # the registry version the day's candidate became
 AB_READOUTS = "abtest"  # abtest/<experiment id>/dt=<ds>/: an A/B experiment read out
 
+# Inside those locations: what one stage writes and another reads.
+TRUTH_USERS = "users.parquet"  # in truth/: each simulated user's hidden taste
+TRUTH_ITEMS = "items.parquet"  # in truth/: each item's hidden position and quality
+TRUTH_PARAMS = "params.json"  # in truth/: the shop's behavioural knobs and the days covered
+FEATURES_OFFLINE = f"{FEATURES}/offline"  # Feast's file sources: <view>/w=<windows>/dt=<day>/
+FEATURES_FEAST = f"{FEATURES}/feast"  # Feast's registry and SQLite online store
+RANKER_ROWS = f"{FEATURES}/ranker_rows"  # dt=<ds>/exposures-<day>.parquet: rows with features
+DATASET_CATALOG = "catalog_sids.parquet"  # in datasets/dt=<ds>/: every item's SID and listing
+RUN_METRICS = "metrics.jsonl"  # in a policy run: its training log
+RUN_EVALUATION = "evaluation"  # in a policy run: checkpoints/step-N.json, summary, report
+EVALUATION_SUMMARY = f"{RUN_EVALUATION}/summary.json"  # every checkpoint's metrics, the best
+SELECTION_FILE = "selection.json"  # in promotion/selection/dt=<ds>/
+BLESSING_FILE = "blessing.json"  # in promotion/blessing/dt=<ds>/
+COMPARISON_FILE = "comparison.json"  # in comparison/dt=<ds>/
+
 # The model registry, under its own root (registry.root): immutable versions, each published
 # whole with its manifest; the index of registered candidates (one object each, created once);
 # the claimed version numbers; the aliases and their audit log, one document moved by
@@ -58,6 +73,11 @@ _PRODUCERS = {
 
 def partition(dataset: str, dt: date) -> str:
     return f"{dataset}/dt={dt.isoformat()}"
+
+
+def ranker_rows_file(day: date) -> str:
+    """The file of a ranker-rows partition that holds the exposures of ``day``."""
+    return f"exposures-{day.isoformat()}.parquet"
 
 
 def producer_hint(key: str) -> str:

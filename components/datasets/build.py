@@ -92,7 +92,7 @@ def build_dataset(config: PipelineConfig, ds: date) -> DatasetSummary:
             f"({config.datasets.positives}) in {days[0]}..{days[-1]}, or a hold-out "
             f"that covers the whole history"
         )
-    storage.write_parquet(f"{staging}/catalog_sids.parquet", catalog_sids)
+    storage.write_parquet(f"{staging}/{layout.DATASET_CATALOG}", catalog_sids)
     summary = DatasetSummary(
         ds=ds,
         sid_version=sid_map.version,

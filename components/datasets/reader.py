@@ -57,7 +57,7 @@ def open_dataset(storage: Storage, ds: date) -> SidDataset:
     manifest = partitions.read_manifest(storage, target)  # unpublished: names build-dataset
     sid_map = load_sid_map(storage, ds, version=int(manifest["sid_version"]))
     vocab_sizes = (sid_map.codes_per_level,) * sid_map.levels + (sid_map.dedup_vocab,)
-    catalog = storage.read_parquet(f"{target}/catalog_sids.parquet")
+    catalog = storage.read_parquet(f"{target}/{layout.DATASET_CATALOG}")
     _check_tokens(catalog, vocab_sizes, storage.uri(target))
     return SidDataset(ds, manifest, vocab_sizes, catalog, storage)
 

@@ -53,7 +53,7 @@ def evaluate(config: PipelineConfig, ds: date, key: str) -> dict[str, Any]:
     ]
     # Checkpoints are chosen on validation NDCG at the longest list, constrained: what is served.
     selection = f"ndcg@{max(settings.ks)}"
-    target = f"{run.prefix}/evaluation"
+    target = run.evaluation
     storage.delete(f"{target}/{partitions.MANIFEST}")
     results = []
     for step in steps:
@@ -80,8 +80,8 @@ def evaluate(config: PipelineConfig, ds: date, key: str) -> dict[str, Any]:
         )  # fmt: skip
         results.append(result)
     summary = _summary(ds, run.key, results, splits, len(dataset.catalog), selection)
-    metrics_log = storage.read_bytes(f"{run.prefix}/metrics.jsonl").decode()
-    storage.write_json(f"{target}/summary.json", summary)
+    metrics_log = storage.read_bytes(run.metrics_key).decode()
+    storage.write_json(run.evaluation_summary, summary)
     storage.write_bytes(
         f"{target}/report.html", render_report(summary, results, metrics_log).encode()
     )

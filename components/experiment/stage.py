@@ -98,7 +98,7 @@ def run_experiment(
     }
     comparison["answer"] = _answer(aggregated, k)
     comparison["tries"] = _tries(storage, ds, runs)
-    files = {"comparison.json": comparison, "report.html": render_report(comparison).encode()}
+    files = {layout.COMPARISON_FILE: comparison, "report.html": render_report(comparison).encode()}
     partitions.publish_day(storage, layout.COMPARISON, ds, "experiment", files)
     return comparison
 
@@ -202,7 +202,7 @@ def _tries(storage: Storage, ds: date, runs: list[dict[str, Any]]) -> list[dict[
     """Every setting tried on the day, with its validation number: the published comparison's
     list, extended by this experiment's runs (a run tried again with the same settings keeps
     one entry, the newest)."""
-    key = f"{layout.partition(layout.COMPARISON, ds)}/comparison.json"
+    key = f"{layout.partition(layout.COMPARISON, ds)}/{layout.COMPARISON_FILE}"
     earlier: list[dict[str, Any]] = storage.read_json(key)["tries"] if storage.exists(key) else []
     now = datetime.now(UTC).isoformat(timespec="seconds")
     latest = [

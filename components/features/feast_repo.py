@@ -23,14 +23,13 @@ from feast.feast_object import FeastObject
 from feast.types import Float64, Int32, Int64, PrimitiveFeastType, String
 
 from components.core.config import FeatureConfig
-from components.core.layout import FEATURES
+from components.core.layout import FEATURES_FEAST
 from components.core.storage import LocalStorage, Storage
 from components.features.schema import EVENT_TIMESTAMP, STATS_VIEWS, StatsView
 
 log = logging.getLogger(__name__)
 
 PROJECT = "adagrpo"
-FEAST = f"{FEATURES}/feast"  # the registry and the SQLite online store
 
 
 def repo_settings(config: FeatureConfig, feast_dir: Path) -> dict[str, Any]:
@@ -112,7 +111,7 @@ def repo_objects(storage: Storage, windows: Sequence[int]) -> list[FeastObject]:
 
 def open_store(config: FeatureConfig, storage: Storage) -> FeatureStore:
     """The pipeline's Feast store, its registry and SQLite file under ``features/feast/``."""
-    feast_dir = Path(_local_path(storage, FEAST))
+    feast_dir = Path(_local_path(storage, FEATURES_FEAST))
     feast_dir.mkdir(parents=True, exist_ok=True)
     return FeatureStore(repo_path=str(feast_dir), config=repo_config(config, feast_dir))
 

@@ -12,11 +12,10 @@ from datetime import UTC, date, datetime, time, timedelta
 
 import pyarrow as pa
 
-from components.core.layout import FEATURES
+from components.core.layout import FEATURES_OFFLINE
 from components.core.schemas import UTC_MICROS
 
 EVENT_TIMESTAMP = "event_timestamp"  # Feast's name for the time a row becomes valid
-OFFLINE = f"{FEATURES}/offline"  # the daily snapshots: Feast's offline sources
 
 
 @dataclass(frozen=True)
@@ -40,7 +39,7 @@ class StatsView:
         Each window set has its own folder: Feast reads all of a source, and the columns
         differ from one window set to the next.
         """
-        return f"{OFFLINE}/{self.name}/w={'-'.join(map(str, windows))}"
+        return f"{FEATURES_OFFLINE}/{self.name}/w={'-'.join(map(str, windows))}"
 
     def features(self, windows: Sequence[int]) -> dict[str, pa.DataType]:
         """Feature columns and types: window by window, then the statistics without one."""

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 import pyarrow as pa
 
 from components.core import partitions
-from components.core.layout import FEATURES, partition
+from components.core.layout import RANKER_ROWS, partition, ranker_rows_file
 from components.core.schemas import CURATED_EXPOSURE
 from components.core.storage import Storage
 from components.features.schema import EVENT_TIMESTAMP, STATS_VIEWS
@@ -25,7 +25,6 @@ if TYPE_CHECKING:
     import pandas as pd
     from feast import FeatureStore
 
-RANKER_ROWS = f"{FEATURES}/ranker_rows"  # one partition per logical date
 LABEL = "clicked"
 # Curated column -> training row column: the time of the exposure is the time Feast joins at.
 EXPOSURE_COLUMNS = {
@@ -66,7 +65,7 @@ def publish_training_rows(
     for day, files in exposure_files.items():
         rows = with_features(store, exposures(storage, files), windows)
         table = pa.Table.from_pandas(rows, schema=schema, preserve_index=False)
-        storage.write_parquet(f"{staging}/exposures-{day.isoformat()}.parquet", table)
+        storage.write_parquet(f"{staging}/{ranker_rows_file(day)}", table)
         rows_by_day[day] = table.num_rows
     features = schema.names[len(EXPOSURE_COLUMNS) :]
     partitions.publish(

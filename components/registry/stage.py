@@ -40,7 +40,7 @@ def register_candidate(config: PipelineConfig, ds: date) -> dict[str, Any]:
     storage = open_storage(config.storage)
     blessing = layout.partition(layout.BLESSING, ds)
     partitions.read_manifest(storage, blessing)  # names `adagrpo bless` when missing
-    decision = storage.read_json(f"{blessing}/blessing.json")
+    decision = storage.read_json(f"{blessing}/{layout.BLESSING_FILE}")
     outcome: dict[str, Any] = {"ds": ds.isoformat(), "blessed": decision["blessed"]}
     if decision["blessed"]:
         registry = ModelRegistry.open(config.registry)
@@ -101,7 +101,7 @@ def _package(
     files: dict[str, bytes | dict[str, Any]] = {
         WEIGHTS: weights,
         POLICY: policy_config_json(run.policy_config()),
-        CATALOG: storage.read_bytes(f"{catalog}/catalog_sids.parquet"),
+        CATALOG: storage.read_bytes(f"{catalog}/{layout.DATASET_CATALOG}"),
         METRICS: {"selection": candidate, "blessing": decision},
         CARD: model_card(metadata).encode(),
     }

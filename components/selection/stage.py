@@ -31,7 +31,7 @@ def select_candidate(config: PipelineConfig, ds: date) -> dict[str, Any]:
         )
     candidates = []
     for run in runs:
-        summary = storage.read_json(f"{run.prefix}/evaluation/summary.json")
+        summary = storage.read_json(run.evaluation_summary)
         candidates += [_candidate(run.key, c, settings.metric) for c in summary["checkpoints"]]
     eligible = [c for c in candidates if c["valid_hallucination"] <= settings.max_hallucination]
     winner = max(eligible, key=lambda c: c["valid_metric"], default=None)  # first of equals
@@ -44,7 +44,9 @@ def select_candidate(config: PipelineConfig, ds: date) -> dict[str, Any]:
         "selected": None if winner is None else {k: v for k, v in winner.items() if k != "outcome"},
         "candidates": sorted(candidates, key=lambda c: -c["valid_metric"]),
     }
-    partitions.publish_day(storage, layout.SELECTION, ds, "select", {"selection.json": decision})
+    partitions.publish_day(
+        storage, layout.SELECTION, ds, "select", {layout.SELECTION_FILE: decision}
+    )
     return decision
 
 

@@ -24,7 +24,7 @@ from components.simulate.feedback import RELEVANCE_FORMULA, FeedbackModel
 from components.simulate.world import World
 
 log = logging.getLogger("adagrpo.simulate")
-PARAMS = f"{layout.TRUTH}/params.json"
+PARAMS = f"{layout.TRUTH}/{layout.TRUTH_PARAMS}"
 
 
 def publish_truth(
@@ -50,7 +50,11 @@ def publish_truth(
     partitions.publish_files(
         storage,
         layout.TRUTH,
-        {"users.parquet": _users(world), "items.parquet": _items(world), "params.json": params},
+        {
+            layout.TRUTH_USERS: _users(world),
+            layout.TRUTH_ITEMS: _items(world),
+            layout.TRUTH_PARAMS: params,
+        },
         {"producer": producer, "seed": world.seed, "scale": world.scale.name},
     )
 
@@ -130,9 +134,9 @@ class TrueRelevance:
         params = _published_params(storage)
         if params is None:
             return None
-        users = storage.read_parquet(f"{layout.TRUTH}/users.parquet", ["user_id", "latent"])
+        users = storage.read_parquet(f"{layout.TRUTH}/{layout.TRUTH_USERS}", ["user_id", "latent"])
         items = storage.read_parquet(
-            f"{layout.TRUTH}/items.parquet", ["item_id", "latent", "quality"]
+            f"{layout.TRUTH}/{layout.TRUTH_ITEMS}", ["item_id", "latent", "quality"]
         )
         return cls(
             np.asarray(users.column("user_id"), dtype=np.int64),

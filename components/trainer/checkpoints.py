@@ -41,7 +41,10 @@ from safetensors.torch import save as save_tensors
 
 from components.core import partitions
 from components.core.layout import (
+    EVALUATION_SUMMARY,
     MODELS_POLICY,
+    RUN_EVALUATION,
+    RUN_METRICS,
     SFT_KEY,
     check_run_key,
     partition,
@@ -94,6 +97,20 @@ class PolicyRun:
 
     def checkpoint_key(self, step: int) -> str:
         return f"{self.prefix}/checkpoints/{STEP_PREFIX}{step:09d}"
+
+    @property
+    def metrics_key(self) -> str:
+        """The training log, up to the newest checkpoint."""
+        return f"{self.prefix}/{RUN_METRICS}"
+
+    @property
+    def evaluation(self) -> str:
+        """Where ``adagrpo evaluate`` publishes the run's scores."""
+        return f"{self.prefix}/{RUN_EVALUATION}"
+
+    @property
+    def evaluation_summary(self) -> str:
+        return f"{self.prefix}/{EVALUATION_SUMMARY}"
 
     def checkpoint_steps(self) -> list[int]:
         """Steps of the committed checkpoints, oldest first."""
@@ -170,7 +187,7 @@ class PolicyRun:
             {MODEL_FILE: weights, TRAINER_FILE: save_tensors(tensors), STATE_FILE: document},
             {"producer": "train", "step": state.step},
         )
-        self.storage.write_bytes(f"{self.prefix}/metrics.jsonl", metrics)
+        self.storage.write_bytes(self.metrics_key, metrics)
 
     def policy_config(self) -> PolicyConfig:
         """The policy shape the run trains (from its spec)."""
@@ -264,7 +281,7 @@ class StartingPoint:
                 f"no complete run to start from at {run.storage.uri(run.prefix)}: run "
                 f"`{train_command(run.ds, run.key)}` first"
             )
-        evaluation = f"{run.prefix}/evaluation"
+        evaluation = run.evaluation
         if not partitions.is_published(run.storage, evaluation):
             raise ValueError(
                 f"{run.storage.uri(run.prefix)} is not evaluated, so it has no best checkpoint "
@@ -285,7 +302,7 @@ def evaluated_runs(storage: Storage, ds: date) -> list[PolicyRun]:
     folder = partition(MODELS_POLICY, ds)
     keys = [key for key in storage.list_folders(folder) if key != ATTEMPTS]
     runs = [PolicyRun(storage, ds, key) for key in keys]
-    evaluated = [r for r in runs if partitions.is_published(storage, f"{r.prefix}/evaluation")]
+    evaluated = [r for r in runs if partitions.is_published(storage, r.evaluation)]
     return sorted(evaluated, key=lambda run: (run.key != SFT_KEY, run.key))
 
 

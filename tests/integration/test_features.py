@@ -14,13 +14,12 @@ import pytest
 from components import cli
 from components.core import partitions
 from components.core.config import PipelineConfig, load_config
-from components.core.layout import CURATED_EXPOSURES, partition
+from components.core.layout import CURATED_EXPOSURES, RANKER_ROWS, partition
 from components.core.schemas import CURATED_EXPOSURE
 from components.core.storage import LocalStorage, S3Storage, Storage, open_storage
 from components.features.feast_repo import open_store, repo_config, repo_settings
 from components.features.schema import EVENT_TIMESTAMP, ITEM_STATS, USER_STATS, StatsView
 from components.features.stage import build_features
-from components.features.training_rows import RANKER_ROWS
 from components.validate.gate import PartitionFailedValidation
 from components.validate.result import ExpectationOutcome, PartitionResult, Status, result_key
 from tests.factories import at, exposure, publish_catalog
