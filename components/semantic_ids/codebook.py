@@ -23,8 +23,7 @@ if TYPE_CHECKING:
 
 # First-level codes should average at least two items: with one, every centroid sits on an item
 # and the deeper levels have nothing left to split. Small catalogs therefore get smaller
-# codebooks (the tiny simulated shop: 154 items -> 77 codes a level, and no collisions, where
-# four items a code collided on 12% of the items and one left 99% of levels 2-3 unused).
+# codebooks (the tiny simulated shop's 154 items get 77 codes a level).
 MIN_ITEMS_PER_CODE = 2
 
 

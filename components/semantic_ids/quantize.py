@@ -1,8 +1,8 @@
 """Residual quantization with k-means (RQ-KMeans): level l clusters what levels < l left over.
 
-Full (Lloyd) k-means with k-means++ seeding: on Amazon Beauty it used the codebooks evenly
-(perplexity ~242 of 256 per level), where MiniBatchKMeans left whole regions to few codes and
-collided far more (see DESIGN.md, "Facts measured on this machine").
+Full (Lloyd) k-means with k-means++ seeding rather than mini-batch k-means: it spreads the items
+evenly over each level's codes, where mini-batches leave whole regions to few codes and so make
+more collisions (measured in docs/experiments.md, "Semantic IDs").
 """
 
 from __future__ import annotations
