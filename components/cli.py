@@ -60,8 +60,27 @@ def build_parser() -> argparse.ArgumentParser:
     for module in STAGE_MODULES:
         importlib.import_module(module).register(subparsers, common)
     show = subparsers.add_parser("config", parents=[common], help="print the effective config")
-    show.set_defaults(handler=lambda args, config: print(config.to_yaml(), end="") or 0)
+    show.add_argument(
+        "--check",
+        action="store_true",
+        help="instead, say what this config asks that this installation cannot do (exit 2)",
+    )
+    show.set_defaults(handler=_config)
     return parser
+
+
+def _config(args: argparse.Namespace, config: PipelineConfig) -> int:
+    if not args.check:
+        print(config.to_yaml(), end="")
+        return 0
+    from components.core.preflight import Installation, check
+
+    findings = check(config, Installation.probe())
+    for finding in findings:
+        print(f"cannot run: {finding}")
+    if not findings:
+        print("this installation can run every stage of this config")
+    return 2 if findings else 0
 
 
 def effective_config(args: argparse.Namespace) -> PipelineConfig:
