@@ -1,6 +1,6 @@
 -- Semantic-ID training examples from validated curated exposures.
 --
--- Inputs (temporary views registered by components/datasets/build.py):
+-- Inputs (temporary views registered by components/datasets/stage.py):
 --   exposures  curated exposures of the history window (validated partitions only)
 --   sid_map    item_id -> sid (array<int>: one code per level plus the de-duplication token)
 -- Parameters:

@@ -1,6 +1,6 @@
 -- Curated exposures for the window [:window_start, :window_end).
 --
--- Inputs (temporary views registered by components/extract/job.py):
+-- Inputs (temporary views registered by components/extract/stage.py):
 --   raw_exposures  raw events, with arrival_dt = the raw partition they were delivered in
 --   catalog        the item catalog snapshot of the run's logical date
 -- Raw delivery is at-least-once and late: the same event_id may arrive twice, and an event of

@@ -15,7 +15,7 @@ def register(subparsers: argparse._SubParsersAction, common: argparse.ArgumentPa
 
 
 def run(args: argparse.Namespace, config: PipelineConfig) -> int:
-    from components.datasets.build import build_dataset
+    from components.datasets.stage import build_dataset
 
     build_dataset(config, args.ds)
     return 0

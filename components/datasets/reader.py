@@ -19,7 +19,7 @@ import pyarrow as pa
 
 from components.core import layout, partitions
 from components.core.storage import Storage
-from components.datasets.build import SPLITS
+from components.datasets.stage import SPLITS
 
 
 @dataclass(frozen=True)

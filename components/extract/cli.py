@@ -18,7 +18,7 @@ def register(subparsers: argparse._SubParsersAction, common: argparse.ArgumentPa
 
 
 def run(args: argparse.Namespace, config: PipelineConfig) -> int:
-    from components.extract.job import extract
+    from components.extract.stage import extract
 
     extract(config, args.ds, args.lookback_days)
     return 0

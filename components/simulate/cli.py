@@ -66,7 +66,7 @@ def _time_options(parser: argparse.ArgumentParser) -> None:
 
 def _simulate(args: argparse.Namespace, config: PipelineConfig) -> int:
     from components.core.storage import open_storage
-    from components.simulate.simulator import simulate
+    from components.simulate.stage import simulate
 
     settings = config.simulate
     scale = SCALES[args.scale or settings.scale]

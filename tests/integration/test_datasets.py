@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from components.core.config import PipelineConfig, load_config
-from components.datasets.build import training_examples
+from components.datasets.stage import training_examples
 
 pytestmark = pytest.mark.spark
 
@@ -101,7 +101,7 @@ def test_temporal_split(spark) -> None:  # type: ignore[no-untyped-def]
 def test_end_to_end_on_a_tiny_shop(tiny_shop: PipelineConfig) -> None:
     from components.core import layout, partitions
     from components.core.storage import open_storage
-    from components.datasets.build import build_dataset
+    from components.datasets.stage import build_dataset
 
     summary = build_dataset(tiny_shop, DS)
 
@@ -128,7 +128,7 @@ def test_end_to_end_on_a_tiny_shop(tiny_shop: PipelineConfig) -> None:
 
 def test_refuses_a_partition_that_failed_validation(tiny_shop: PipelineConfig) -> None:
     from components.core.storage import open_storage
-    from components.datasets.build import build_dataset
+    from components.datasets.stage import build_dataset
     from components.validate.gate import PartitionFailedValidation
 
     storage = open_storage(tiny_shop.storage)
@@ -144,7 +144,7 @@ def test_refuses_a_partition_that_failed_validation(tiny_shop: PipelineConfig) -
 
 
 def test_items_without_a_semantic_id_are_named(spark) -> None:  # type: ignore[no-untyped-def]
-    from components.datasets.build import require_known_items
+    from components.datasets.stage import require_known_items
 
     exposures = spark.createDataFrame(positives(1, [5, 99]))
     sids = spark.createDataFrame([{"item_id": 5, "sid": SIDS[5]}])

@@ -13,7 +13,7 @@ from components.core import layout, partitions
 from components.core.config import PipelineConfig
 from components.core.schemas import CURATED_EXPOSURE
 from components.core.storage import open_storage
-from components.extract.job import extract
+from components.extract.stage import extract
 from tests.factories import at, exposure, publish_catalog, publish_raw_day
 
 pytestmark = pytest.mark.spark

@@ -15,7 +15,7 @@ from components.core.storage import LocalStorage
 from components.semantic_ids.api import load_sid_map
 from components.semantic_ids.text import SentenceTransformerEmbedder
 from components.simulate.scales import SCALES
-from components.simulate.simulator import simulate
+from components.simulate.stage import simulate
 
 DAY = date(2026, 11, 1)
 

@@ -38,7 +38,7 @@ from components.semantic_ids.text import (
 from components.semantic_ids.vectors import normalize_rows
 from components.semantic_ids.whitening import Whitening
 from components.simulate.scales import SCALES
-from components.simulate.simulator import simulate
+from components.simulate.stage import simulate
 from components.validate.gate import PartitionFailedValidation
 from components.validate.result import result_key
 from tests.factories import at, exposure

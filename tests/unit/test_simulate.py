@@ -25,7 +25,7 @@ from components.simulate.feedback import FeedbackModel
 from components.simulate.logging_policy import PolicyParams, top_distinct
 from components.simulate.sampling import WeightedSampler
 from components.simulate.scales import SCALES, Scale
-from components.simulate.simulator import simulate
+from components.simulate.stage import simulate
 from components.simulate.world import build_world
 
 TINY = SCALES["tiny"]
