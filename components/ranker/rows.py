@@ -36,11 +36,9 @@ def load_rows(storage: Storage, ds: date) -> RankerRows:
     manifest = partitions.read_manifest(storage, target)
     if manifest["label"] != LABEL:
         raise ValueError(f"{target}: label {manifest['label']!r}, expected {LABEL!r}")
+    days = sorted(date.fromisoformat(day) for day in manifest["exposure_days"])
     by_day = {
-        date.fromisoformat(day): storage.read_parquet(
-            f"{target}/{ranker_rows_file(day)}"
-        ).to_pandas()
-        for day in sorted(manifest["exposure_days"])
+        day: storage.read_parquet(f"{target}/{ranker_rows_file(day)}").to_pandas() for day in days
     }
     return RankerRows(features=list(manifest["features"]), by_day=by_day)
 
