@@ -65,7 +65,6 @@ def check(config: PipelineConfig, installation: Installation) -> list[Finding]:
         *_java(config, installation),
         *_s3a_connector(config, installation),
         *_credentials(config, installation),
-        *_feast_storage(config),
         *_redis(config, installation),
         *_cuda(config, installation),
     ]
@@ -141,20 +140,6 @@ def _credentials(config: PipelineConfig, installation: Installation) -> list[Fin
             "no AWS credentials: boto3's default chain found none",
             "set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, AWS_PROFILE, or run with an "
             "instance or pod role",
-        )
-    ]
-
-
-def _feast_storage(config: PipelineConfig) -> list[Finding]:
-    if not config.storage.root.startswith("s3://"):
-        return []
-    return [
-        Finding(
-            "storage.root",
-            ("features",),
-            "Feast's offline sources, registry and SQLite online store are kept on a local "
-            f"data root only, not on {config.storage.root}",
-            "run the features stage on a shared folder root",
         )
     ]
 

@@ -294,6 +294,7 @@ class S3Storage(Storage):
         if not bucket:
             raise ValueError(f"S3 root {url!r} names no bucket")
         self.root, self.bucket, self.prefix = url, bucket, prefix.strip("/")
+        self.endpoint_url = endpoint_url
         self.client = boto3.client(
             "s3",
             endpoint_url=endpoint_url,
@@ -309,6 +310,10 @@ class S3Storage(Storage):
 
     def uri(self, key: str) -> str:
         return f"s3a://{self.bucket}/{self._key(key)}"
+
+    def object_url(self, key: str) -> str:
+        """``key`` as boto3 and fsspec name it (``s3://``), where Spark's Hadoop says ``s3a://``."""
+        return f"s3://{self.bucket}/{self._key(key)}"
 
     @_s3_errors
     def exists(self, key: str) -> bool:

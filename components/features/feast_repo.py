@@ -5,14 +5,22 @@ except that the feature views are built by a function: their sources live under 
 storage root and their windows are configured. Last come the stage's three uses of the store:
 open it, apply the definitions, materialize the online store.
 
-The registry and the SQLite online store live next to the offline sources under the storage
-root (``features/feast/``); Redis replaces SQLite when ``features.online_store`` says so.
+The offline sources and the registry live under the storage root (``features/``), a local
+folder or S3 alike; Feast reads S3 through boto3 and fsspec, at the endpoint of
+``storage.s3_endpoint_url`` when one is set (MinIO-style stores). Feast also needs a folder on
+this machine (its repo path): ``features/feast/`` itself on a local root, a cache folder per
+root on S3. The SQLite online store lives there, so with an S3 root it is this machine's own;
+Redis (``features.online_store``) is the online store that every machine shares.
 """
 
 from __future__ import annotations
 
+import hashlib
 import logging
+import os
+import tempfile
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -24,34 +32,60 @@ from feast.types import Float64, Int32, Int64, PrimitiveFeastType, String
 
 from components.core.config import FeatureConfig
 from components.core.layout import FEATURES_FEAST
-from components.core.storage import LocalStorage, Storage
+from components.core.storage import S3Storage, Storage
 from components.features.schema import EVENT_TIMESTAMP, STATS_VIEWS, StatsView
 
 log = logging.getLogger(__name__)
 
 PROJECT = "adagrpo"
+REGISTRY = f"{FEATURES_FEAST}/registry.db"
+ONLINE_DB = "online.db"  # the SQLite online store, in the workspace
+# Feast's S3 registry takes its endpoint from this variable only.
+FEAST_S3_ENDPOINT_VARIABLE = "FEAST_S3_ENDPOINT_URL"
 
 
-def repo_settings(config: FeatureConfig, feast_dir: Path) -> dict[str, Any]:
+@dataclass(frozen=True)
+class FeastPlaces:
+    """Where Feast finds its files for one storage root."""
+
+    workspace: Path  # Feast's repo path on this machine, and the SQLite online store
+    registry: str  # a path, or an s3:// URL
+    s3_endpoint: str | None  # the endpoint of an S3 root, None for AWS itself or a local root
+
+    @classmethod
+    def of(cls, storage: Storage) -> FeastPlaces:
+        if isinstance(storage, S3Storage):
+            digest = hashlib.sha256(storage.root.encode()).hexdigest()[:16]
+            workspace = Path(tempfile.gettempdir()) / "adagrpo-feast" / digest
+            return cls(workspace, storage.object_url(REGISTRY), storage.endpoint_url)
+        return cls(Path(storage.uri(FEATURES_FEAST)), storage.uri(REGISTRY), None)
+
+
+def source_location(storage: Storage, key: str) -> str:
+    """Where Feast's offline store reads the folder ``key``: a path, or an s3:// URL."""
+    return storage.object_url(key) if isinstance(storage, S3Storage) else storage.uri(key)
+
+
+def repo_settings(config: FeatureConfig, places: FeastPlaces) -> dict[str, Any]:
     """The store's settings, in ``feature_store.yaml`` terms."""
     online_store: dict[str, Any] = (
         {"type": "redis", "connection_string": config.redis_connection}
         if config.online_store == "redis"
-        else {"type": "sqlite", "path": str(feast_dir / "online.db")}
+        else {"type": "sqlite", "path": str(places.workspace / ONLINE_DB)}
     )
     return {
         "project": PROJECT,
         "provider": "local",
-        "registry": {"registry_type": "file", "path": str(feast_dir / "registry.db")},
+        "registry": {"registry_type": "file", "path": places.registry},
         "online_store": online_store,
         "offline_store": {"type": "dask"},  # point-in-time joins over the parquet sources
         "entity_key_serialization_version": 3,
-        "repo_path": feast_dir,
+        "repo_path": places.workspace,
     }
 
 
-def repo_config(config: FeatureConfig, feast_dir: Path) -> RepoConfig:
-    return RepoConfig(**repo_settings(config, feast_dir))
+def repo_config(config: FeatureConfig, places: FeastPlaces) -> RepoConfig:
+    return RepoConfig(**repo_settings(config, places))
 
 
 user = Entity(
@@ -74,7 +108,9 @@ FEAST_TYPES: dict[pa.DataType, PrimitiveFeastType] = {
 }
 
 
-def stats_feature_view(view: StatsView, source_path: str, windows: Sequence[int]) -> FeatureView:
+def stats_feature_view(
+    view: StatsView, source_path: str, windows: Sequence[int], s3_endpoint: str | None = None
+) -> FeatureView:
     """The Feast view of ``view``'s daily snapshots, read from the folder ``source_path``."""
     entity = ENTITIES[view.entity]
     return FeatureView(
@@ -92,6 +128,7 @@ def stats_feature_view(view: StatsView, source_path: str, windows: Sequence[int]
             name=f"{view.name}_snapshots",
             path=source_path,
             timestamp_field=EVENT_TIMESTAMP,
+            s3_endpoint_override=s3_endpoint,
             description=f"Daily {view.name} snapshots computed by Spark",
         ),
         online=True,
@@ -102,18 +139,23 @@ def stats_feature_view(view: StatsView, source_path: str, windows: Sequence[int]
 
 def repo_objects(storage: Storage, windows: Sequence[int]) -> list[FeastObject]:
     """Everything ``apply`` registers: the views read the snapshots of these ``windows``."""
+    endpoint = FeastPlaces.of(storage).s3_endpoint
     views = [
-        stats_feature_view(view, _local_path(storage, view.offline_source(windows)), windows)
+        stats_feature_view(
+            view, source_location(storage, view.offline_source(windows)), windows, endpoint
+        )
         for view in STATS_VIEWS
     ]
     return [user, item, *views]
 
 
 def open_store(config: FeatureConfig, storage: Storage) -> FeatureStore:
-    """The pipeline's Feast store, its registry and SQLite file under ``features/feast/``."""
-    feast_dir = Path(_local_path(storage, FEATURES_FEAST))
-    feast_dir.mkdir(parents=True, exist_ok=True)
-    return FeatureStore(repo_path=str(feast_dir), config=repo_config(config, feast_dir))
+    """The pipeline's Feast store on ``storage`` (see the module docstring for where)."""
+    places = FeastPlaces.of(storage)
+    places.workspace.mkdir(parents=True, exist_ok=True)
+    if places.s3_endpoint:
+        os.environ[FEAST_S3_ENDPOINT_VARIABLE] = places.s3_endpoint
+    return FeatureStore(repo_path=str(places.workspace), config=repo_config(config, places))
 
 
 def apply_repo(store: FeatureStore, storage: Storage, windows: Sequence[int]) -> None:
@@ -141,12 +183,3 @@ def materialize(store: FeatureStore, end: datetime) -> None:
             log.info(
                 "%s: the online store already holds %s, later than %s", view.name, last_end, end
             )
-
-
-def _local_path(storage: Storage, key: str) -> str:
-    # Feast's file offline store (dask) and SQLite need paths on this machine.
-    if not isinstance(storage, LocalStorage):
-        raise ValueError(
-            f"the features stage needs a local storage root for Feast, got {storage.uri('')}"
-        )
-    return storage.uri(key)

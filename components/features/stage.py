@@ -9,7 +9,7 @@ from components.core.config import PipelineConfig
 from components.core.spark import spark_session
 from components.core.storage import open_storage
 from components.features.compute import publish_snapshots
-from components.features.days import run_days
+from components.features.days import RunDays, run_days
 from components.features.feast_repo import apply_repo, materialize, open_store
 from components.features.schema import snapshot_time
 from components.features.training_rows import TrainingRows, publish_training_rows
@@ -24,15 +24,20 @@ def build_features(config: PipelineConfig, ds: date) -> TrainingRows:
     partition read must have passed validation.
     """
     storage = open_storage(config.storage)
-    windows = config.features.windows_days
     days = run_days(storage, ds, config.features)
-    store = open_store(config.features, storage)
-
     spark = spark_session(config.spark, config.storage, app_name=f"adagrpo-features-{ds}")
-    snapshot_rows = publish_snapshots(spark, storage, days, windows)
+    snapshot_rows = publish_snapshots(spark, storage, days, config.features.windows_days)
     for view, rows in snapshot_rows.items():
         log.info("%s: %s rows in %d daily snapshot(s)", view, f"{sum(rows.values()):,}", len(rows))
+    return serve_features(config, ds, days)
 
+
+def serve_features(config: PipelineConfig, ds: date, days: RunDays) -> TrainingRows:
+    """Feast's half, without Spark: register the views over the published snapshots of
+    ``days``, materialize the online store up to ``ds``, publish the ranker rows of ``ds``."""
+    storage = open_storage(config.storage)
+    windows = config.features.windows_days
+    store = open_store(config.features, storage)
     apply_repo(store, storage, windows)
     materialize(store, snapshot_time(ds))
 

@@ -10,6 +10,7 @@ from typing import Any
 
 import pyarrow as pa
 import pytest
+from feast import FeatureView
 
 from components import cli
 from components.core import partitions
@@ -17,7 +18,13 @@ from components.core.config import PipelineConfig, load_config
 from components.core.layout import CURATED_EXPOSURES, RANKER_ROWS, partition
 from components.core.schemas import CURATED_EXPOSURE
 from components.core.storage import LocalStorage, S3Storage, Storage, open_storage
-from components.features.feast_repo import open_store, repo_config, repo_settings
+from components.features.feast_repo import (
+    FeastPlaces,
+    open_store,
+    repo_config,
+    repo_objects,
+    repo_settings,
+)
 from components.features.schema import EVENT_TIMESTAMP, ITEM_STATS, USER_STATS, StatsView
 from components.features.stage import build_features
 from components.validate.gate import PartitionFailedValidation
@@ -348,6 +355,9 @@ def test_partition_that_failed_validation_is_refused(tmp_path: Path) -> None:
     assert not storage.exists("features")  # refused before any work
 
 
+LOCAL_PLACES = FeastPlaces(Path("/feast"), "/feast/registry.db", s3_endpoint=None)
+
+
 @pytest.mark.parametrize(
     ("online_store", "expected"),
     [
@@ -364,7 +374,7 @@ def test_repo_settings_name_the_configured_online_store(
     ]
     config = load_config(overrides=settings, environ={})
 
-    feast_settings = repo_settings(config.features, Path("/feast"))
+    feast_settings = repo_settings(config.features, LOCAL_PLACES)
 
     assert feast_settings["online_store"] == expected
     assert feast_settings["registry"]["path"] == "/feast/registry.db"
@@ -373,16 +383,21 @@ def test_repo_settings_name_the_configured_online_store(
 def test_redis_repo_config_builds() -> None:
     config = load_config(overrides=["features.online_store=redis"], environ={})
 
-    assert repo_config(config.features, Path("/feast")).online_store.connection_string == (
+    assert repo_config(config.features, LOCAL_PLACES).online_store.connection_string == (
         "localhost:6379"
     )
 
 
-def test_s3_root_is_refused_with_a_clear_error() -> None:
-    config = load_config(environ={})
+def test_an_s3_root_keeps_the_registry_and_the_sources_on_s3_at_its_endpoint() -> None:
+    storage = S3Storage("s3://lake/adagrpo", endpoint_url="http://minio:9000", region="us-east-1")
+    places = FeastPlaces.of(storage)
 
-    with pytest.raises(ValueError, match="local storage root"):
-        open_store(config.features, S3Storage("s3://bucket/prefix", region="us-east-1"))
+    assert places.registry == "s3://lake/adagrpo/features/feast/registry.db"
+    assert places.s3_endpoint == "http://minio:9000"
+    views = {o.name: o for o in repo_objects(storage, [7]) if isinstance(o, FeatureView)}
+    source = views["user_stats"].batch_source
+    assert source.path == "s3://lake/adagrpo/features/offline/user_stats/w=7"
+    assert source.s3_endpoint_override == "http://minio:9000"
 
 
 def test_cli_on_a_tiny_simulated_shop(tiny_shop: PipelineConfig, tmp_path: Path) -> None:

@@ -39,16 +39,15 @@ def test_spark_stages_without_java_17_are_named_unless_spark_connect_runs_the_jv
 
 
 def test_an_s3_data_lake_without_the_s3a_connector_is_refused_before_a_run() -> None:
-    (connector, feast) = findings(S3_LAKE)["storage.root"]
+    (connector,) = findings(S3_LAKE)["storage.root"]
     assert connector.startswith("s3://lake/adagrpo needs Spark's s3a connector (hadoop-aws)")
-    assert feast.startswith("Feast's offline sources")
 
 
 def test_the_s3a_connector_from_the_image_or_from_maven_must_match_pyspark_hadoop() -> None:
     baked = replace(
         CAPABLE, spark_jars=(*CAPABLE.spark_jars, "hadoop-aws-3.5.0.jar", "bundle-2.29.52.jar")
     )
-    assert list(findings(S3_LAKE, installation=baked)) == ["storage.root"]  # Feast's only
+    assert findings(S3_LAKE, installation=baked) == {}
     fetched = "spark.conf={'spark.jars.packages': 'org.apache.hadoop:hadoop-aws:3.4.1'}"
     assert findings(S3_LAKE, fetched)["spark.jars"] == [
         "hadoop-aws 3.4.1 does not match pyspark's Hadoop 3.5.0"
