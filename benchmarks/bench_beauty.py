@@ -19,6 +19,7 @@ from typing import Any
 from components.core import layout, partitions
 from components.core.config import load_config
 from components.core.storage import LocalStorage
+from components.semantic_ids.store import map_partition
 
 REPLAY_DAYS = 30
 DS = load_config(environ={}).simulate.start + timedelta(days=REPLAY_DAYS - 1)  # the last day
@@ -32,7 +33,7 @@ def run(workdir: Path, beauty: Path | None) -> dict[str, Any]:
     seconds = build_training_set(root, beauty)
     storage = LocalStorage(root)
     dataset = partitions.read_manifest(storage, layout.partition(layout.DATASETS, DS))
-    sid_report = storage.read_json(f"sids/v={dataset['sid_version']}/map/dt={DS}/report.json")
+    sid_report = storage.read_json(f"{map_partition(dataset['sid_version'], DS)}/report.json")
     return {
         "seconds": seconds,
         "examples": dataset["examples"],

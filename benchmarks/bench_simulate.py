@@ -16,6 +16,10 @@ from typing import Any
 
 import psutil
 
+from components.core import partitions
+from components.core.layout import RAW_EXPOSURES
+from components.core.storage import LocalStorage
+
 REPO = Path(__file__).resolve().parents[1]
 LARGE_DAYS = 3  # about 3.4M events a day at large scale: ~10M in all
 POLL_S = 0.1
@@ -44,8 +48,9 @@ def measure(root: Path, flags: list[str]) -> dict[str, Any]:
     seconds = time.perf_counter() - started
     if process.wait():
         raise RuntimeError(f"{' '.join(command)} failed with exit code {process.returncode}")
-    manifests = (root / "raw" / "exposures").glob("dt=*/_MANIFEST.json")
-    rows = sum(json.loads(path.read_text())["rows"] for path in manifests)
+    storage = LocalStorage(root)
+    days = storage.list_folders(RAW_EXPOSURES)
+    rows = sum(partitions.read_manifest(storage, f"{RAW_EXPOSURES}/{day}")["rows"] for day in days)
     shutil.rmtree(root, ignore_errors=True)
     return {
         "rows": rows,
