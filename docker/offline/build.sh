@@ -1,0 +1,58 @@
+#!/usr/bin/env bash
+# Build the images with nothing pulled from a registry: a Debian base made by debootstrap
+# replaces the public base images, and pip installs from a wheelhouse served on loopback.
+# Usage: docker/offline/build.sh [IMAGE...]   (default: every image under docker/)
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+scripts/ensure-docker.sh
+work=var/offline-build
+mkdir -p "$work"
+
+if ! docker image inspect adagrpo-offline/debian:bookworm >/dev/null 2>&1; then
+  echo "making the Debian bookworm base with debootstrap" >&2
+  rm -rf "$work/rootfs"
+  debootstrap --variant=minbase bookworm "$work/rootfs" http://deb.debian.org/debian \
+    >"$work/debootstrap.log" 2>&1 || { tail -20 "$work/debootstrap.log" >&2; exit 1; }
+  tar -C "$work/rootfs" -c . | docker import - adagrpo-offline/debian:bookworm >/dev/null
+  rm -rf "$work/rootfs"
+fi
+docker build --quiet -t adagrpo-offline/python:3.11 -f docker/offline/python.Dockerfile \
+  docker/offline >/dev/null
+
+# The wheels of constraints.txt, fetched by this machine's pip (which finds the CPU build of
+# torch on disk), served to the image builds.
+wheels=var/wheelhouse
+if [[ ! -f "$wheels/.complete" || constraints.txt -nt "$wheels/.complete" ]]; then
+  echo "fetching the wheelhouse" >&2
+  mkdir -p "$wheels"
+  .venv/bin/pip download --quiet --constraint constraints.txt --dest "$wheels" .
+  # Debian's Python (3.11.2) needs what a marker asks of Pythons before 3.11.3 (redis:
+  # async-timeout), which this machine's newer Python skipped.
+  .venv/bin/pip download --quiet --dest "$wheels" "async-timeout>=4.0.3"
+  # Source distributions (pyspark's) become wheels here: the image builds have no index to
+  # fetch their build tools from.
+  for sdist in "$wheels"/*.tar.gz; do
+    [[ -e $sdist ]] || continue
+    .venv/bin/pip wheel --quiet --no-deps --wheel-dir "$wheels" "$sdist" && rm "$sdist"
+  done
+  touch "$wheels/.complete"
+fi
+port=$(.venv/bin/python -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+.venv/bin/python -m http.server --bind 127.0.0.1 --directory "$wheels" "$port" \
+  >"$work/wheelhouse.log" 2>&1 &
+server=$!
+trap 'kill $server' EXIT
+
+images=("$@")
+[[ ${#images[@]} -gt 0 ]] || images=(pipeline)
+for image in "${images[@]}"; do
+  echo "building adagrpo/$image:local" >&2
+  started=$(date +%s)
+  docker build --network host \
+    --build-arg BASE_IMAGE=adagrpo-offline/python:3.11 \
+    --build-arg PIP_NO_INDEX=1 \
+    --build-arg "PIP_FIND_LINKS=http://127.0.0.1:$port/" \
+    --build-arg S3A_CONNECTOR=false \
+    -f "docker/$image/Dockerfile" -t "adagrpo/$image:local" .
+  echo "adagrpo/$image:local built in $(( $(date +%s) - started )) s" >&2
+done
