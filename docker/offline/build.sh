@@ -44,7 +44,7 @@ server=$!
 trap 'kill $server' EXIT
 
 images=("$@")
-[[ ${#images[@]} -gt 0 ]] || images=(pipeline)
+[[ ${#images[@]} -gt 0 ]] || images=(pipeline trainer)
 for image in "${images[@]}"; do
   echo "building adagrpo/$image:local" >&2
   started=$(date +%s)
@@ -53,6 +53,7 @@ for image in "${images[@]}"; do
     --build-arg PIP_NO_INDEX=1 \
     --build-arg "PIP_FIND_LINKS=http://127.0.0.1:$port/" \
     --build-arg S3A_CONNECTOR=false \
+    --build-arg PIP_EXTRA_INDEX_URL= \
     -f "docker/$image/Dockerfile" -t "adagrpo/$image:local" .
   echo "adagrpo/$image:local built in $(( $(date +%s) - started )) s" >&2
 done
