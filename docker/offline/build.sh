@@ -37,7 +37,9 @@ if [[ ! -f "$wheels/.complete" || constraints.txt -nt "$wheels/.complete" ]]; th
   done
   touch "$wheels/.complete"
 fi
-port=$(.venv/bin/python -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+# A fixed port: the wheelhouse's address is a build argument, so it must not change between
+# builds for the dependencies' layer to be reused.
+port=${WHEELHOUSE_PORT:-3141}
 .venv/bin/python -m http.server --bind 127.0.0.1 --directory "$wheels" "$port" \
   >"$work/wheelhouse.log" 2>&1 &
 server=$!
