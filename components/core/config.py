@@ -379,9 +379,86 @@ class ServingConfig(Section):
     max_batch: int = Field(1024, ge=1, le=100_000, description="Requests per batch call")
 
 
+# Every stage a DAG task runs, by its CLI name.
+PIPELINE_STAGES = (
+    "simulate",
+    "extract",
+    "validate",
+    "features",
+    "train-ranker",
+    "semantic-ids",
+    "build-dataset",
+    "train",
+    "evaluate",
+    "select",
+    "bless",
+    "register",
+)
+RunnerKind = Literal["subprocess", "docker"]
+
+
+def _known_stages(stages: Iterable[str]) -> None:
+    unknown = sorted(set(stages) - set(PIPELINE_STAGES))
+    if unknown:
+        raise ValueError(f"unknown stages {unknown}; the stages are {list(PIPELINE_STAGES)}")
+
+
+class DockerRunnerConfig(Section):
+    """How the docker runner starts a stage's container (the compose stack's runner)."""
+
+    image: str = Field("adagrpo/pipeline:local", description="Image of every stage not in images")
+    images: dict[str, str] = Field(
+        {"train": "adagrpo/trainer:local", "evaluate": "adagrpo/trainer:local"},
+        description="Image per stage, overriding image",
+    )
+    network: str | None = Field(
+        None, description="Docker network the containers join (compose: adagrpo_default)"
+    )
+    volumes: dict[str, str] = Field(
+        {}, description="Named volume or host folder -> where it is mounted in the container"
+    )
+    environment: list[str] = Field(
+        ["AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_DEFAULT_REGION"],
+        description="Variables passed from the task's environment when set (credentials); the "
+        "configuration itself travels as ADAGRPO__SECTION variables",
+    )
+    gpu_stages: list[str] = Field(
+        [], description="Stages whose container gets every GPU of the host (NVIDIA runtime)"
+    )
+
+    @field_validator("images")
+    @classmethod
+    def _image_stages_exist(cls, images: dict[str, str]) -> dict[str, str]:
+        _known_stages(images)
+        return images
+
+    @field_validator("gpu_stages")
+    @classmethod
+    def _gpu_stages_exist(cls, stages: list[str]) -> list[str]:
+        _known_stages(stages)
+        return stages
+
+    def image_for(self, stage: str) -> str:
+        return self.images.get(stage, self.image)
+
+
 class RunnerConfig(Section):
-    kind: Literal["subprocess"] = "subprocess"
-    python: str | None = Field(None, description="Interpreter for stage processes")
+    """Where each stage's process runs: `subprocess` beside the Airflow worker (embedded runs),
+    `docker` in the stage's own container (compose)."""
+
+    default: RunnerKind = Field("subprocess", description="Runner of every stage not in stages")
+    stages: dict[str, RunnerKind] = Field({}, description="Runner per stage, overriding default")
+    python: str | None = Field(None, description="Interpreter of the subprocess runner")
+    docker: DockerRunnerConfig = DockerRunnerConfig()
+
+    @field_validator("stages")
+    @classmethod
+    def _stages_exist(cls, stages: dict[str, RunnerKind]) -> dict[str, RunnerKind]:
+        _known_stages(stages)
+        return stages
+
+    def kind_for(self, stage: str) -> RunnerKind:
+        return self.stages.get(stage, self.default)
 
 
 class PipelineConfig(Section):

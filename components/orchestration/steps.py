@@ -34,7 +34,7 @@ def stage_call(
 
 
 def run_stage(stage: str, ds: str, params: Mapping[str, Any], method: str | None = None) -> None:
-    runner_for(load_config().runner).run(stage_call(stage, ds, params, method))
+    runner_for(load_config(), stage).run(stage_call(stage, ds, params, method))
 
 
 def registers(run_type: str, params: Mapping[str, Any]) -> bool:

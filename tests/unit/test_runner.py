@@ -6,8 +6,17 @@ import sys
 
 import pytest
 
+from components.core.config import ConfigError, PipelineConfig, load_config
 from components.orchestration import steps
-from components.orchestration.runner import StageCall, StageFailed, SubprocessRunner
+from components.orchestration.runner import (
+    DockerRunner,
+    StageCall,
+    StageFailed,
+    SubprocessRunner,
+    config_environment,
+    decoded_lines,
+    runner_for,
+)
 
 
 def test_subprocess_runner_runs_the_cli(caplog: pytest.LogCaptureFixture) -> None:
@@ -54,7 +63,7 @@ def test_training_calls_name_their_method() -> None:
 
 def test_run_stage_uses_the_configured_runner(monkeypatch: pytest.MonkeyPatch) -> None:
     runner = RecordingRunner()
-    monkeypatch.setattr(steps, "runner_for", lambda config: runner)
+    monkeypatch.setattr(steps, "runner_for", lambda config, stage: runner)
     steps.run_stage("extract", "2026-11-03", {"lookback_days": 2})
     assert [call.stage for call in runner.calls] == ["extract"]
 
@@ -69,3 +78,57 @@ def test_missing_raw_partitions_lists_the_window(
         "raw/exposures/dt=2026-11-03",
         "raw/catalog/dt=2026-11-03",
     ]
+
+
+def compose_like_config(**runner: object) -> PipelineConfig:
+    return load_config(
+        environ={},
+        overrides=[
+            "storage.root=/data/lake",
+            "runner.default=docker",
+            "runner.docker.network=adagrpo_default",
+            "runner.docker.volumes={adagrpo_data: /data}",
+            *(f"runner.{key}={value}" for key, value in runner.items()),
+        ],
+    )
+
+
+def test_docker_runner_runs_each_stage_in_its_image_with_the_shared_volume() -> None:
+    config = compose_like_config()
+    runner = DockerRunner(config, environ={"AWS_ACCESS_KEY_ID": "key", "HOME": "/root"})
+    extract = runner.container_spec(StageCall("extract", ("--ds", "2026-11-03")))
+    assert extract["image"] == "adagrpo/pipeline:local"
+    assert extract["command"] == ["extract", "--ds", "2026-11-03"]
+    assert extract["network"] == "adagrpo_default"
+    assert extract["volumes"] == {"adagrpo_data": {"bind": "/data", "mode": "rw"}}
+    assert extract["environment"]["AWS_ACCESS_KEY_ID"] == "key"
+    assert "HOME" not in extract["environment"]
+    assert "device_requests" not in extract
+    assert runner.container_spec(StageCall("train"))["image"] == "adagrpo/trainer:local"
+
+
+def test_the_container_sees_exactly_the_configuration_the_task_resolved() -> None:
+    config = compose_like_config()
+    assert load_config(environ=config_environment(config)) == config
+
+
+def test_gpu_stages_get_every_gpu_of_the_host() -> None:
+    runner = DockerRunner(compose_like_config(**{"docker.gpu_stages": "[train]"}), environ={})
+    (request,) = runner.container_spec(StageCall("train"))["device_requests"]
+    assert request["Count"] == -1 and request["Capabilities"] == [["gpu"]]
+
+
+def test_each_stage_gets_its_configured_runner() -> None:
+    config = load_config(environ={}, overrides=["runner.stages={train: docker}"])
+    assert isinstance(runner_for(config, "train"), DockerRunner)
+    assert isinstance(runner_for(config, "extract"), SubprocessRunner)
+
+
+def test_a_runner_for_an_unknown_stage_is_a_config_error() -> None:
+    with pytest.raises(ConfigError, match=r"unknown stages \['trian'\]"):
+        load_config(environ={}, overrides=["runner.stages={trian: docker}"])
+
+
+def test_output_lines_are_rebuilt_from_chunks_that_end_anywhere() -> None:
+    chunks = [b"epoch 1\nstep", b" 2\n\nlos", b"s 0.5"]
+    assert list(decoded_lines(chunks)) == ["epoch 1", "step 2", "", "loss 0.5"]
