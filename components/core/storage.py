@@ -59,6 +59,10 @@ class Storage(ABC):
     def exists(self, key: str) -> bool: ...
 
     @abstractmethod
+    def create_root(self) -> bool:
+        """Make the root (its folder, or its S3 bucket) if it is missing; whether this made it."""
+
+    @abstractmethod
     def read_bytes(self, key: str) -> bytes: ...
 
     @abstractmethod
@@ -143,6 +147,11 @@ class LocalStorage(Storage):
 
     def _path(self, key: str) -> Path:
         return self.root / key
+
+    def create_root(self) -> bool:
+        missing = not self.root.exists()
+        self.root.mkdir(parents=True, exist_ok=True)
+        return missing
 
     def uri(self, key: str) -> str:
         return str(self._path(key))
@@ -307,6 +316,23 @@ class S3Storage(Storage):
 
     def _key(self, key: str) -> str:
         return f"{self.prefix}/{key}" if self.prefix else key
+
+    @_s3_errors
+    def create_root(self) -> bool:
+        from botocore.exceptions import ClientError
+
+        try:
+            self.client.head_bucket(Bucket=self.bucket)
+            return False
+        except ClientError as exc:
+            if exc.response["Error"]["Code"] not in {"404", "NoSuchBucket", "NotFound"}:
+                raise
+        region = self.client.meta.region_name
+        where = {} if region in (None, "us-east-1") else {"LocationConstraint": region}
+        self.client.create_bucket(
+            Bucket=self.bucket, **({"CreateBucketConfiguration": where} if where else {})
+        )
+        return True
 
     def uri(self, key: str) -> str:
         return f"s3a://{self.bucket}/{self._key(key)}"

@@ -34,6 +34,7 @@ def register(subparsers: argparse._SubParsersAction, common: argparse.ArgumentPa
     )
     parser.add_argument("--registry", help="registry root: a folder or s3://bucket/prefix")
     actions = parser.add_subparsers(dest="action", required=True, metavar="ACTION")
+    actions.add_parser("init", help="create the registry root (an S3 root's bucket) if missing")
     actions.add_parser("list", help="every version with its metrics, and the aliases")
     show = actions.add_parser("show", help="one version, its files verified")
     show.add_argument("version", type=int)
@@ -66,7 +67,9 @@ def run(args: argparse.Namespace, config: PipelineConfig) -> int:
         settings = settings.model_copy(update={"root": args.registry})
     registry = ModelRegistry.open(settings)
     result: Any
-    if args.action == "list":
+    if args.action == "init":
+        result = {"root": settings.root, "created": registry.storage.create_root()}
+    elif args.action == "list":
         aliases = registry.aliases()
         result = {
             "aliases": aliases,

@@ -169,3 +169,20 @@ def test_the_cli_lists_shows_and_promotes(
     assert cli.main(["registry", *flags, "show", "1"]) == 0
     assert json.loads(capsys.readouterr().out)["verified"] is True
     assert cli.main(["registry", *flags, "show", "9"]) == 2
+
+
+def test_the_cli_creates_a_missing_registry_root_once(
+    s3_endpoint: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("ADAGRPO__REGISTRY__S3_ENDPOINT_URL", s3_endpoint)
+    flags = ["--registry", "s3://made-by-init/models"]
+
+    assert cli.main(["registry", *flags, "init"]) == 0
+    assert json.loads(capsys.readouterr().out) == {
+        "root": "s3://made-by-init/models",
+        "created": True,
+    }
+    assert cli.main(["registry", *flags, "init"]) == 0
+    assert json.loads(capsys.readouterr().out)["created"] is False
+    assert cli.main(["registry", *flags, "list"]) == 0
+    assert json.loads(capsys.readouterr().out)["versions"] == []

@@ -127,3 +127,18 @@ def test_a_local_write_in_flight_is_not_listed(tmp_path: Path) -> None:
     (tmp_path / "claims" / ".2.0123abcd.tmp").write_bytes(b"half")  # another writer's temp
 
     assert storage.list_keys("claims") == ["claims/1"]
+
+
+def test_creating_a_root_makes_it_once(storage: Storage) -> None:
+    """The fixture's root exists already (its bucket or folder); a new one is made, then kept."""
+    assert storage.create_root() is False
+    if isinstance(storage, S3Storage):
+        fresh: Storage = S3Storage(
+            f"s3://fresh-{uuid.uuid4().hex[:8]}/models", storage.endpoint_url
+        )
+    else:
+        fresh = LocalStorage(Path(storage.uri("fresh")))
+    assert fresh.create_root() is True
+    assert fresh.create_root() is False
+    fresh.write_json("index.json", {"ok": True})
+    assert fresh.read_json("index.json") == {"ok": True}
