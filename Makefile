@@ -7,7 +7,7 @@ DEMO_DS ?= 2026-11-14
 # The amazon-beauty folder the Beauty benchmarks read (docs/benchmarks.md says where it comes from).
 BEAUTY ?=
 
-.PHONY: setup java demo test test-fast bench bench-experiment bench-quality lint format lock clean
+.PHONY: setup java demo compose-demo test test-fast test-compose bench bench-experiment bench-quality lint format lock clean
 
 setup: $(INSTALLED) java
 
@@ -26,11 +26,19 @@ demo: setup
 	@echo "Validation reports: var/demo/quality/exposures/dt=*/report.html"
 	@echo "Registered models: $(BIN)/adagrpo registry list (registry root var/registry)"
 
-test: setup
+# The demo day on the compose stack (docker-compose.yml), which stays up for the UI;
+# OFFLINE=1 builds every image from a local base where no registry can be reached.
+compose-demo: setup
+	scripts/compose-demo.sh $(DEMO_DS) '{"lookback_days": 14, "scale": "demo"}'
+
+test: setup  # every test, the compose stack's included (it installs a Docker engine if needed)
 	$(BIN)/pytest
 
 test-fast: setup
-	$(BIN)/pytest -m "not spark and not airflow"
+	$(BIN)/pytest -m "not spark and not airflow and not compose"
+
+test-compose: setup  # the images built offline, the stack up, the DAG run in it, torn down
+	$(BIN)/pytest -m compose
 
 bench: setup
 	$(BIN)/python -m benchmarks.run $(if $(BEAUTY),--beauty $(BEAUTY))

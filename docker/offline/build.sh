@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Build the images with nothing pulled from a registry: a Debian base made by debootstrap
 # replaces the public base images, and pip installs from a wheelhouse served on loopback.
-# Usage: docker/offline/build.sh [IMAGE...]   (default: every image under docker/)
+# Usage: docker/offline/build.sh [IMAGE...]   (default: every image under docker/, and the
+# stand-ins for the compose stack's registry-only images, docker/offline/compose.yml)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 scripts/ensure-docker.sh
@@ -25,7 +26,8 @@ wheels=var/wheelhouse
 if [[ ! -f "$wheels/.complete" || constraints.txt -nt "$wheels/.complete" ]]; then
   echo "fetching the wheelhouse" >&2
   mkdir -p "$wheels"
-  .venv/bin/pip download --quiet --constraint constraints.txt --dest "$wheels" .
+  .venv/bin/pip download --quiet --constraint constraints.txt --dest "$wheels" \
+    ".[deploy]" "moto[server]"
   # Debian's Python (3.11.2) needs what a marker asks of Pythons before 3.11.3 (redis:
   # async-timeout), which this machine's newer Python skipped.
   .venv/bin/pip download --quiet --dest "$wheels" "async-timeout>=4.0.3"
@@ -45,15 +47,25 @@ port=${WHEELHOUSE_PORT:-3141}
 server=$!
 trap 'kill $server' EXIT
 
+build_args=(
+  --build-arg PIP_NO_INDEX=1
+  --build-arg "PIP_FIND_LINKS=http://127.0.0.1:$port/"
+)
 images=("$@")
-[[ ${#images[@]} -gt 0 ]] || images=(pipeline trainer)
+if [[ ${#images[@]} -eq 0 ]]; then
+  images=(pipeline trainer airflow)
+  for stand_in in postgres:15 redis:7 s3:moto; do
+    name=${stand_in%%:*}
+    echo "building adagrpo-offline/$stand_in" >&2
+    docker build --quiet --network host "${build_args[@]}" -t "adagrpo-offline/$stand_in" \
+      -f "docker/offline/$name.Dockerfile" . >/dev/null
+  done
+fi
 for image in "${images[@]}"; do
   echo "building adagrpo/$image:local" >&2
   started=$(date +%s)
   docker build --network host \
-    --build-arg BASE_IMAGE=adagrpo-offline/python:3.11 \
-    --build-arg PIP_NO_INDEX=1 \
-    --build-arg "PIP_FIND_LINKS=http://127.0.0.1:$port/" \
+    --build-arg BASE_IMAGE=adagrpo-offline/python:3.11 "${build_args[@]}" \
     --build-arg S3A_CONNECTOR=false \
     --build-arg PIP_EXTRA_INDEX_URL= \
     -f "docker/$image/Dockerfile" -t "adagrpo/$image:local" .

@@ -1,0 +1,81 @@
+"""The compose stack, built offline and brought up once for the compose tests, then removed
+with its volumes."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+PROJECT = "adagrpo-test"
+COMPOSE_FILES = ("docker-compose.yml", "docker/offline/compose.yml", "tests/compose/tiny.yml")
+# Bounds on hung steps, not speed targets: a cold offline build fetches ~1 GB of wheels.
+BUILD_TIMEOUT_S = 3600
+UP_TIMEOUT_S = 900
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+@dataclass(frozen=True)
+class Stack:
+    settings: dict[str, str]  # the stack's .env
+
+    @property
+    def airflow_url(self) -> str:
+        return f"http://127.0.0.1:{self.settings['AIRFLOW_PORT']}"
+
+    @property
+    def s3_url(self) -> str:
+        return f"http://127.0.0.1:{self.settings['S3_PORT']}"
+
+
+@pytest.fixture(scope="session")
+def offline_images() -> None:
+    """Every image built from a local base (docker/offline/build.sh); reused when unchanged."""
+    subprocess.run([str(REPO / "docker/offline/build.sh")], check=True, timeout=BUILD_TIMEOUT_S)
+    subprocess.run([str(REPO / "scripts/ensure-compose.sh")], check=True, timeout=300)
+
+
+@pytest.fixture(scope="module")
+def stack(offline_images: None, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+    env_file = tmp_path_factory.mktemp("compose") / ".env"
+    subprocess.run([str(REPO / "scripts/compose-env.sh"), str(env_file)], check=True)
+    settings = dict(
+        line.split("=", 1)
+        for line in env_file.read_text().splitlines()
+        if "=" in line and not line.startswith("#")
+    )
+    settings |= {"AIRFLOW_PORT": str(free_port()), "S3_PORT": str(free_port())}
+    env_file.write_text("".join(f"{name}={value}\n" for name, value in settings.items()))
+
+    command = ["docker", "compose", "--env-file", str(env_file), "--project-name", PROJECT]
+    for file in COMPOSE_FILES:
+        command += ["--file", file]
+    environment = {**os.environ, "COMPOSE_PROJECT_NAME": PROJECT}
+
+    def compose(*args: str, timeout: float = 300) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [*command, *args], cwd=REPO, env=environment, text=True, capture_output=True,
+            timeout=timeout,
+        )  # fmt: skip
+
+    compose("down", "--volumes", "--remove-orphans")  # what an interrupted run left
+    up = compose("up", "--detach", "--wait", timeout=UP_TIMEOUT_S)
+    try:
+        if up.returncode != 0:
+            logs = compose("logs", "--tail", "40").stdout
+            pytest.fail(f"the stack did not come up:\n{up.stderr[-3000:]}\n{logs[-6000:]}")
+        yield Stack(settings)
+    finally:
+        if os.environ.get("ADAGRPO_KEEP_STACK") != "1":
+            compose("down", "--volumes", "--remove-orphans")
