@@ -394,7 +394,7 @@ PIPELINE_STAGES = (
     "bless",
     "register",
 )
-RunnerKind = Literal["subprocess", "docker"]
+RunnerKind = Literal["subprocess", "docker", "kubernetes"]
 
 
 def _known_stages(stages: Iterable[str]) -> None:
@@ -406,11 +406,6 @@ def _known_stages(stages: Iterable[str]) -> None:
 class DockerRunnerConfig(Section):
     """How the docker runner starts a stage's container (the compose stack's runner)."""
 
-    image: str = Field("adagrpo/pipeline:local", description="Image of every stage not in images")
-    images: dict[str, str] = Field(
-        {"train": "adagrpo/trainer:local", "evaluate": "adagrpo/trainer:local"},
-        description="Image per stage, overriding image",
-    )
     network: str | None = Field(
         None, description="Docker network the containers join (compose: adagrpo_default)"
     )
@@ -426,39 +421,88 @@ class DockerRunnerConfig(Section):
         [], description="Stages whose container gets every GPU of the host (NVIDIA runtime)"
     )
 
-    @field_validator("images")
-    @classmethod
-    def _image_stages_exist(cls, images: dict[str, str]) -> dict[str, str]:
-        _known_stages(images)
-        return images
-
     @field_validator("gpu_stages")
     @classmethod
     def _gpu_stages_exist(cls, stages: list[str]) -> list[str]:
         _known_stages(stages)
         return stages
 
-    def image_for(self, stage: str) -> str:
-        return self.images.get(stage, self.image)
+
+class KubernetesRunnerConfig(Section):
+    """How the kubernetes runner builds a stage's pod (KubernetesPodOperator)."""
+
+    namespace: str = Field("adagrpo", description="Namespace of the stages' pods")
+    service_account: str | None = Field(
+        None, description="Service account of the pods (e.g. one bound to an S3 role)"
+    )
+    in_cluster: bool = Field(
+        True, description="The Airflow worker runs in the cluster; false: kubeconfig file"
+    )
+    config_file: str | None = Field(None, description="kubeconfig when not in the cluster")
+    environment_secret: str | None = Field(
+        None, description="Secret whose keys become the pods' environment (S3 credentials)"
+    )
+    volume_claim: str | None = Field(
+        None,
+        description="PersistentVolumeClaim mounted at mount_path (a data lake on a shared "
+        "volume); none when the data lake is on S3",
+    )
+    mount_path: str = Field("/data", description="Where volume_claim is mounted")
+    requests: dict[str, str] = Field(
+        {"cpu": "2", "memory": "8Gi"}, description="CPU and memory every stage's pod requests"
+    )
+    gpus: dict[str, int] = Field(
+        {"train": 1},
+        description="nvidia.com/gpu limit per stage; train runs one torchrun worker per GPU",
+    )
+    gpu_node_selector: dict[str, str] = Field(
+        {}, description="Node labels the GPU stages' pods need (e.g. a GPU node pool's)"
+    )
+    gpu_tolerations: list[dict[str, str]] = Field(
+        [{"key": "nvidia.com/gpu", "operator": "Exists", "effect": "NoSchedule"}],
+        description="Tolerations of the GPU stages' pods, for tainted GPU nodes",
+    )
+    startup_timeout_s: int = Field(
+        900, ge=30, le=86_400, description="How long a pod may wait for a node (GPU nodes scale up)"
+    )
+
+    @field_validator("gpus")
+    @classmethod
+    def _gpu_stages_exist(cls, gpus: dict[str, int]) -> dict[str, int]:
+        _known_stages(gpus)
+        if any(count < 1 for count in gpus.values()):
+            raise ValueError("a stage's GPU count must be at least 1 (leave it out for none)")
+        return gpus
 
 
 class RunnerConfig(Section):
     """Where each stage's process runs: `subprocess` beside the Airflow worker (embedded runs),
-    `docker` in the stage's own container (compose)."""
+    `docker` in the stage's own container (compose), `kubernetes` in its own pod (production)."""
 
     default: RunnerKind = Field("subprocess", description="Runner of every stage not in stages")
     stages: dict[str, RunnerKind] = Field({}, description="Runner per stage, overriding default")
     python: str | None = Field(None, description="Interpreter of the subprocess runner")
+    image: str = Field(
+        "adagrpo/pipeline:local", description="Container image of every stage not in images"
+    )
+    images: dict[str, str] = Field(
+        {"train": "adagrpo/trainer:local", "evaluate": "adagrpo/trainer:local"},
+        description="Container image per stage, overriding image",
+    )
     docker: DockerRunnerConfig = DockerRunnerConfig()
+    kubernetes: KubernetesRunnerConfig = KubernetesRunnerConfig()
 
-    @field_validator("stages")
+    @field_validator("stages", "images")
     @classmethod
-    def _stages_exist(cls, stages: dict[str, RunnerKind]) -> dict[str, RunnerKind]:
-        _known_stages(stages)
-        return stages
+    def _stages_exist(cls, per_stage: dict[str, str]) -> dict[str, str]:
+        _known_stages(per_stage)
+        return per_stage
 
     def kind_for(self, stage: str) -> RunnerKind:
         return self.stages.get(stage, self.default)
+
+    def image_for(self, stage: str) -> str:
+        return self.images.get(stage, self.image)
 
 
 class PipelineConfig(Section):

@@ -1,8 +1,9 @@
 """Run a pipeline stage as its own process, the same way on every backend.
 
 A stage is always invoked through its CLI (``adagrpo <stage> ...``), so the subprocess runner
-used by the embedded run and the container runner used by compose execute the exact same entry
-point; only the launcher differs. Each stage may have its own runner (``runner.stages``).
+used by the embedded run, the container runner used by compose and the pod runner used in
+production (``kubernetes_runner``) execute the exact same entry point; only the launcher
+differs. Each stage may have its own runner (``runner.stages``).
 """
 
 from __future__ import annotations
@@ -118,7 +119,7 @@ class DockerRunner:
         settings = self.config.runner.docker
         passed = {name: self.environ[name] for name in settings.environment if name in self.environ}
         spec: dict[str, Any] = {
-            "image": settings.image_for(call.stage),
+            "image": self.config.runner.image_for(call.stage),
             "command": call.argv(),
             "environment": {**passed, **config_environment(self.config)},
             "volumes": {
@@ -154,4 +155,8 @@ def runner_for(config: PipelineConfig, stage: str) -> StageRunner:
     kind = config.runner.kind_for(stage)
     if kind == "docker":
         return DockerRunner(config)
+    if kind == "kubernetes":
+        from components.orchestration.kubernetes_runner import KubernetesRunner
+
+        return KubernetesRunner(config)
     return SubprocessRunner(config.runner.python)
