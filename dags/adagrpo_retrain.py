@@ -14,17 +14,35 @@ blessed against the registry's champion and registered as the challenger.
   outputs are keyed by its logical date, so a rerun overwrites exactly that day.
 * **Manual run**: the trigger form below sets the Params (validated by JSON schema).
 
-Every task calls a pipeline stage through the runner configured in `$ADAGRPO_CONFIG`.
+Every task calls a pipeline stage through the runner configured in `$ADAGRPO_CONFIG`. Transient
+failures are retried with exponential backoff, bad data never; training takes a slot of the
+`adagrpo_gpu` pool; a run still going 12 hours after it was queued raises the deadline alert.
+The curated exposures, the training sets, the policy and the registered model are Assets that
+downstream DAGs can be scheduled on.
 """
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 import pendulum
 from airflow.sdk import Param, PokeReturnValue, dag, task
+from airflow.sdk.definitions.callback import AsyncCallback
+from airflow.sdk.definitions.deadline import DeadlineAlert, DeadlineReference
 
 from components.orchestration import steps
+from components.orchestration.assets import (
+    CURATED_EXPOSURES,
+    POLICY,
+    REGISTERED_MODEL,
+    TRAINING_SETS,
+)
+
+GPU_POOL = "adagrpo_gpu"  # training slots: as many as the GPU nodes take jobs at once
+# Bounds on a hung task, well above the demo's and a production day's durations.
+DATA_TIMEOUT = timedelta(hours=2)
+TRAINING_TIMEOUT = timedelta(hours=8)
 
 PARAMS = {
     "lookback_days": Param(
@@ -61,7 +79,18 @@ PARAMS = {
     catchup=False,
     max_active_runs=1,
     params=PARAMS,
-    default_args={"retries": 1, "retry_delay": pendulum.duration(minutes=2)},
+    default_args={
+        "retries": 3,
+        "retry_delay": timedelta(minutes=1),
+        "retry_exponential_backoff": True,
+        "max_retry_delay": timedelta(minutes=30),
+        "execution_timeout": DATA_TIMEOUT,
+    },
+    deadline=DeadlineAlert(
+        reference=DeadlineReference.DAGRUN_QUEUED_AT,
+        interval=timedelta(hours=12),
+        callback=AsyncCallback("components.orchestration.alerts.missed_deadline"),
+    ),
     doc_md=__doc__,
     tags=["adagrpo", "retraining"],
 )
@@ -69,67 +98,82 @@ def adagrpo_retrain() -> None:
     @task.run_if(lambda context: steps.simulator_enabled(), skip_message="raw logs land upstream")
     @task
     def simulate_raw_logs(**context: Any) -> None:
+        """Embedded runs only: the simulated shop's raw exposure logs for the lookback window."""
         steps.run_stage("simulate", context["ds"], context["params"])
 
     @task.sensor(poke_interval=300, timeout=6 * 3600, mode="reschedule", trigger_rule="none_failed")
     def wait_for_raw_logs(**context: Any) -> PokeReturnValue:
+        """Waits (rescheduled, no worker held) until every raw partition of the window landed."""
         missing = steps.missing_raw_partitions(context["ds"], context["params"])
         return PokeReturnValue(is_done=not missing, xcom_value=missing)
 
-    @task
+    @task(outlets=[CURATED_EXPOSURES])
     def extract_exposures(**context: Any) -> None:
+        """Spark: raw logs of the window -> curated, deduplicated exposure partitions."""
         steps.run_stage("extract", context["ds"], context["params"])
 
     @task(retries=0)  # bad data does not heal by retrying
     def validate_exposures(**context: Any) -> None:
+        """Great Expectations on each curated partition; a failing one stops the run here."""
         steps.run_stage("validate", context["ds"], context["params"])
 
     @task
     def materialize_features(**context: Any) -> None:
+        """Spark feature snapshots, registered with Feast and materialized online."""
         steps.run_stage("features", context["ds"], context["params"])
 
     @task
     def train_ranker(**context: Any) -> None:
+        """The reward model: P(click) from Feast's point-in-time features."""
         steps.run_stage("train-ranker", context["ds"], context["params"])
 
     @task
     def assign_semantic_ids(**context: Any) -> None:
+        """Semantic IDs for every item: the codebook's version kept, new items assigned."""
         steps.run_stage("semantic-ids", context["ds"], context["params"])
 
-    @task
+    @task(outlets=[TRAINING_SETS])
     def build_dataset(**context: Any) -> None:
+        """Per-user semantic-ID sequences, split leave-one-out into train/valid/test."""
         steps.run_stage("build-dataset", context["ds"], context["params"])
 
-    @task
+    @task(pool=GPU_POOL, execution_timeout=TRAINING_TIMEOUT)
     def train_sft(**context: Any) -> None:
+        """The training container: the supervised (NLL) policy, resumable checkpoints."""
         steps.run_stage("train", context["ds"], context["params"], method="nll")
 
-    @task
+    @task(execution_timeout=TRAINING_TIMEOUT)
     def evaluate_sft(**context: Any) -> None:
+        """Every SFT checkpoint decoded on validation and test; the best chosen on validation."""
         steps.run_stage("evaluate", context["ds"], context["params"], method="nll")
 
-    @task
+    @task(pool=GPU_POOL, execution_timeout=TRAINING_TIMEOUT)
     def train_adagrpo(**context: Any) -> None:
+        """The training container: AdaGRPO from the best SFT checkpoint, ranker as reward."""
         steps.run_stage("train", context["ds"], context["params"], method="adagrpo")
 
-    @task
+    @task(execution_timeout=TRAINING_TIMEOUT)
     def evaluate_adagrpo(**context: Any) -> None:
+        """Every AdaGRPO checkpoint decoded on validation and test."""
         steps.run_stage("evaluate", context["ds"], context["params"], method="adagrpo")
 
-    @task
+    @task(outlets=[POLICY])
     def select_candidate(**context: Any) -> None:
+        """The day's candidate: the best checkpoint of either run on validation."""
         steps.run_stage("select", context["ds"], context["params"])
 
     @task
     def bless_candidate(**context: Any) -> None:
+        """The blessing gate: the candidate against the registry's champion and the floors."""
         steps.run_stage("bless", context["ds"], context["params"])
 
     @task.run_if(
         lambda context: steps.registers(context["dag_run"].run_type, context["params"]),
         skip_message="a backfill registers nothing (Param backfill_registry)",
     )
-    @task
+    @task(outlets=[REGISTERED_MODEL])
     def register_model(**context: Any) -> None:
+        """A blessed candidate becomes a registry version and the challenger of the A/B test."""
         steps.run_stage("register", context["ds"], context["params"])
 
     validated = validate_exposures()

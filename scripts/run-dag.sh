@@ -10,6 +10,7 @@ export AIRFLOW__CORE__DAGS_FOLDER=$PWD/dags
 export AIRFLOW__CORE__LOAD_EXAMPLES=False
 export AIRFLOW__CORE__EXECUTOR=LocalExecutor
 mkdir -p "$AIRFLOW_HOME"
-.venv/bin/airflow db migrate >"$AIRFLOW_HOME/migrate.log" 2>&1 \
-  || { cat "$AIRFLOW_HOME/migrate.log" >&2; exit 1; }
+{ .venv/bin/airflow db migrate \
+  && .venv/bin/airflow pools set adagrpo_gpu 1 "training slots of the GPU nodes"; } \
+  >"$AIRFLOW_HOME/migrate.log" 2>&1 || { cat "$AIRFLOW_HOME/migrate.log" >&2; exit 1; }
 exec .venv/bin/airflow dags test adagrpo_retrain "$ds" --conf "$conf"

@@ -88,3 +88,48 @@ def test_only_a_backfill_asked_to_writes_to_the_registry(
     from components.orchestration.steps import registers as writes
 
     assert writes(run_type, {"backfill_registry": backfill_registry}) is registers
+
+
+def test_assets_mark_what_downstream_dags_can_wait_for(dag) -> None:  # type: ignore[no-untyped-def]
+    outlets = {
+        task.task_id: [asset.name for asset in task.outlets] for task in dag.tasks if task.outlets
+    }
+    assert outlets == {
+        "extract_exposures": ["adagrpo_curated_exposures"],
+        "build_dataset": ["adagrpo_training_sets"],
+        "select_candidate": ["adagrpo_policy"],
+        "register_model": ["adagrpo_registered_model"],
+    }
+
+
+def test_transient_failures_back_off_and_bad_data_fails_at_once(dag) -> None:  # type: ignore[no-untyped-def]
+    extract = dag.get_task("extract_exposures")
+    assert extract.retries == 3 and extract.retry_exponential_backoff
+    assert dag.get_task("validate_exposures").retries == 0
+
+
+def test_training_takes_a_gpu_slot_and_every_task_has_a_timeout(dag) -> None:  # type: ignore[no-untyped-def]
+    pooled = sorted(task.task_id for task in dag.tasks if task.pool == "adagrpo_gpu")
+    assert pooled == ["train_adagrpo", "train_sft"]
+    assert all(task.execution_timeout is not None for task in dag.tasks)
+
+
+def test_every_task_is_documented_for_the_ui(dag) -> None:  # type: ignore[no-untyped-def]
+    assert [task.task_id for task in dag.tasks if not task.doc_md] == []
+
+
+def test_a_late_run_raises_the_deadline_alert(  # type: ignore[no-untyped-def]
+    dag, caplog: pytest.LogCaptureFixture
+) -> None:
+    import asyncio
+    from datetime import timedelta
+
+    from components.orchestration.alerts import missed_deadline
+
+    (alert,) = dag.deadline if isinstance(dag.deadline, list) else [dag.deadline]
+    assert alert.interval == timedelta(hours=12)
+    run = {"dag_id": dag.dag_id, "dag_run_id": "scheduled__2026-11-14"}
+    run["logical_date"] = "2026-11-14"
+    context = {"dag_run": run, "deadline": {"deadline_time": "2026-11-15T12:00:00Z"}}
+    asyncio.run(missed_deadline(context=context))
+    assert "scheduled__2026-11-14 (logical date 2026-11-14) missed its deadline" in caplog.text
