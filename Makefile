@@ -7,7 +7,7 @@ DEMO_DS ?= 2026-11-14
 # The amazon-beauty folder the Beauty benchmarks read (docs/benchmarks.md says where it comes from).
 BEAUTY ?=
 
-.PHONY: setup java demo compose-demo test test-fast test-compose bench bench-experiment bench-quality lint format lock clean
+.PHONY: setup java demo compose-demo test test-fast test-compose bench bench-compose bench-experiment bench-quality lint format lock clean
 
 setup: $(INSTALLED) java
 
@@ -42,6 +42,9 @@ test-compose: setup  # the images built offline, the stack up, the DAG run in it
 
 bench: setup
 	$(BIN)/python -m benchmarks.run $(if $(BEAUTY),--beauty $(BEAUTY))
+
+bench-compose: setup  # make demo against make compose-demo OFFLINE=1, side by side
+	$(BIN)/python -m benchmarks.compose
 
 bench-experiment: setup  # every method from the demo day's SFT run, over seeds (after make demo)
 	$(BIN)/python -m benchmarks.experiment

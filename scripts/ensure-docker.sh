@@ -9,9 +9,9 @@ if [[ $(id -u) -ne 0 ]]; then
   exit 1
 fi
 if ! command -v dockerd >/dev/null; then
-  echo "installing Debian's docker.io and debootstrap" >&2
+  echo "installing Debian's docker.io" >&2
   apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq docker.io debootstrap >/dev/null
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq docker.io >/dev/null
 fi
 log=${DOCKERD_LOG:-/var/log/dockerd.log}
 echo "starting dockerd (log: $log)" >&2

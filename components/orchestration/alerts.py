@@ -1,19 +1,21 @@
-"""What the DAG does when a run misses its deadline: an error in the triggerer's log naming the
-run and the deadline. Deployments that page someone swap in a notifier (Slack, SMTP) here."""
+"""What the DAG does when a run fails, a run past its 12-hour timeout included: an error in
+the scheduler's log naming the run, its logical date and why. Deployments that page someone
+swap in a notifier (Slack, SMTP) here."""
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from typing import Any
 
 log = logging.getLogger("adagrpo.alerts")
 
 
-async def missed_deadline(context: dict[str, Any], **_: Any) -> None:
-    """Airflow's deadline callback: ``context`` holds the run (as the REST API shows it) and
-    the deadline."""
-    run, deadline = context["dag_run"], context["deadline"]
+def run_failed(context: Mapping[str, Any]) -> None:
+    """Airflow's DAG ``on_failure_callback``."""
+    run = context.get("dag_run")
     log.error(
-        "%s run %s (logical date %s) missed its deadline %s: the day's model is late",
-        run["dag_id"], run["dag_run_id"], run.get("logical_date"), deadline["deadline_time"],
+        "adagrpo_retrain run %s (logical date %s) failed: %s; the day's model is late",
+        getattr(run, "run_id", "?"), getattr(run, "logical_date", "?"),
+        context.get("reason", "a task failed"),
     )  # fmt: skip

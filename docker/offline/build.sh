@@ -11,6 +11,10 @@ mkdir -p "$work"
 
 if ! docker image inspect adagrpo-offline/debian:bookworm >/dev/null 2>&1; then
   echo "making the Debian bookworm base with debootstrap" >&2
+  if ! command -v debootstrap >/dev/null; then
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq debootstrap >/dev/null
+  fi
   rm -rf "$work/rootfs"
   debootstrap --variant=minbase bookworm "$work/rootfs" http://deb.debian.org/debian \
     >"$work/debootstrap.log" 2>&1 || { tail -20 "$work/debootstrap.log" >&2; exit 1; }

@@ -6,7 +6,7 @@ from __future__ import annotations
 import os
 import socket
 import subprocess
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -29,6 +29,7 @@ def free_port() -> int:
 @dataclass(frozen=True)
 class Stack:
     settings: dict[str, str]  # the stack's .env
+    compose: Callable[..., subprocess.CompletedProcess[str]]  # docker compose ARGS, on it
 
     @property
     def airflow_url(self) -> str:
@@ -75,7 +76,7 @@ def stack(offline_images: None, tmp_path_factory: pytest.TempPathFactory) -> Ite
         if up.returncode != 0:
             logs = compose("logs", "--tail", "40").stdout
             pytest.fail(f"the stack did not come up:\n{up.stderr[-3000:]}\n{logs[-6000:]}")
-        yield Stack(settings)
+        yield Stack(settings, compose)
     finally:
         if os.environ.get("ADAGRPO_KEEP_STACK") != "1":
             compose("down", "--volumes", "--remove-orphans")

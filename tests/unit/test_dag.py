@@ -118,18 +118,13 @@ def test_every_task_is_documented_for_the_ui(dag) -> None:  # type: ignore[no-un
     assert [task.task_id for task in dag.tasks if not task.doc_md] == []
 
 
-def test_a_late_run_raises_the_deadline_alert(  # type: ignore[no-untyped-def]
+def test_a_late_run_fails_and_raises_the_alert(  # type: ignore[no-untyped-def]
     dag, caplog: pytest.LogCaptureFixture
 ) -> None:
-    import asyncio
     from datetime import timedelta
+    from types import SimpleNamespace
 
-    from components.orchestration.alerts import missed_deadline
-
-    (alert,) = dag.deadline if isinstance(dag.deadline, list) else [dag.deadline]
-    assert alert.interval == timedelta(hours=12)
-    run = {"dag_id": dag.dag_id, "dag_run_id": "scheduled__2026-11-14"}
-    run["logical_date"] = "2026-11-14"
-    context = {"dag_run": run, "deadline": {"deadline_time": "2026-11-15T12:00:00Z"}}
-    asyncio.run(missed_deadline(context=context))
-    assert "scheduled__2026-11-14 (logical date 2026-11-14) missed its deadline" in caplog.text
+    assert dag.dagrun_timeout == timedelta(hours=12)
+    run = SimpleNamespace(run_id="scheduled__2026-11-14", logical_date="2026-11-14")
+    dag.on_failure_callback({"dag_run": run, "reason": "timed_out"})
+    assert "scheduled__2026-11-14 (logical date 2026-11-14) failed: timed_out" in caplog.text
