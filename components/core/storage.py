@@ -328,10 +328,11 @@ class S3Storage(Storage):
             if exc.response["Error"]["Code"] not in {"404", "NoSuchBucket", "NotFound"}:
                 raise
         region = self.client.meta.region_name
-        where = {} if region in (None, "us-east-1") else {"LocationConstraint": region}
-        self.client.create_bucket(
-            Bucket=self.bucket, **({"CreateBucketConfiguration": where} if where else {})
-        )
+        if region in (None, "us-east-1"):  # S3's default region takes no location
+            self.client.create_bucket(Bucket=self.bucket)
+        else:
+            location = {"LocationConstraint": region}
+            self.client.create_bucket(Bucket=self.bucket, CreateBucketConfiguration=location)
         return True
 
     def uri(self, key: str) -> str:

@@ -50,8 +50,9 @@ def relay_output(stage: str, lines: Iterable[str]) -> deque[str]:
     """Log every line of a stage's output into the task log; return the last ones."""
     tail: deque[str] = deque(maxlen=TAIL_LINES)
     for line in lines:
-        tail.append(line.rstrip())
-        log.info("[%s] %s", stage, line.rstrip())
+        text = line.rstrip()
+        tail.append(text)
+        log.info("[%s] %s", stage, text)
     return tail
 
 

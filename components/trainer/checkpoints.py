@@ -95,6 +95,14 @@ class PolicyRun:
         digest = hashlib.sha256(json.dumps(spec, sort_keys=True).encode()).hexdigest()[:16]
         return PolicyRun(self.storage, self.ds, self.key, f"{self.attempts_prefix()}/{digest}")
 
+    def attempts(self) -> list[PolicyRun]:
+        """The attempts of this run still in progress (one per spec), oldest name first."""
+        prefix = self.attempts_prefix()
+        return [
+            PolicyRun(self.storage, self.ds, self.key, f"{prefix}/{name}")
+            for name in self.storage.list_folders(prefix)
+        ]
+
     def checkpoint_key(self, step: int) -> str:
         return f"{self.prefix}/checkpoints/{STEP_PREFIX}{step:09d}"
 

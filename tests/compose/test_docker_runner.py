@@ -58,14 +58,8 @@ def writable_copy(shared: Path, path: Path) -> Path:
     return path
 
 
-def sft_run(root: Path, attempt: str | None = None) -> PolicyRun:
-    return PolicyRun(LocalStorage(root), date.fromisoformat(DS), SFT_KEY, attempt)
-
-
-def attempts(root: Path) -> list[PolicyRun]:
-    run = sft_run(root)
-    folders = sorted((root / run.attempts_prefix()).glob("*"))
-    return [sft_run(root, str(folder.relative_to(root))) for folder in folders]
+def sft_run(root: Path) -> PolicyRun:
+    return PolicyRun(LocalStorage(root), date.fromisoformat(DS), SFT_KEY)
 
 
 def test_a_failing_stage_container_raises_with_its_output_and_is_removed(
@@ -103,7 +97,7 @@ def test_a_preempted_training_container_resumes_exactly_on_retry(
     attempt = threading.Thread(target=first_attempt)
     attempt.start()
     deadline = time.monotonic() + 300
-    while not any(run.checkpoint_steps() for run in attempts(preempted)):
+    while not any(run.checkpoint_steps() for run in sft_run(preempted).attempts()):
         assert attempt.is_alive(), "training ended before its first checkpoint: train longer"
         assert time.monotonic() < deadline, "no checkpoint within 300 s"
         time.sleep(0.05)
@@ -112,7 +106,7 @@ def test_a_preempted_training_container_resumes_exactly_on_retry(
     attempt.join(timeout=60)
     (failure,) = failures
     assert "exited with 137" in str(failure)
-    (survivor,) = attempts(preempted)
+    (survivor,) = sft_run(preempted).attempts()
     survived = survivor.checkpoint_steps()
     assert survived and survived[0] == 20
 

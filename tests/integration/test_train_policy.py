@@ -80,9 +80,7 @@ def committed_steps(root: Path) -> list[int]:
 
 def attempts(root: Path) -> list[PolicyRun]:
     """The training attempts in progress beside the run (one per spec)."""
-    run = PolicyRun(LocalStorage(root), date.fromisoformat(DS), SFT_KEY)
-    folders = sorted((root / run.attempts_prefix()).glob("*"))
-    return [PolicyRun(run.storage, run.ds, run.key, str(f.relative_to(root))) for f in folders]
+    return PolicyRun(LocalStorage(root), date.fromisoformat(DS), SFT_KEY).attempts()
 
 
 def kill_after_first_checkpoint(root: Path, settings: tuple[str, ...], log_path: Path) -> None:
