@@ -6,6 +6,7 @@ call :func:`publish_days`, which commits every expected day, even one without ro
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from datetime import date
 from typing import TYPE_CHECKING, Any
@@ -34,6 +35,7 @@ def publish_days(
     happened" from "not run". The staging key is removed afterwards.
     """
     counts = rows_by_day(spark, storage, staging)
+    settle_spark_files(storage, staging)
     for day in days:
         rows = counts.get(day, 0)
         source = f"{staging}/dt={day.isoformat()}"
@@ -58,3 +60,21 @@ def rows_by_day(spark: SparkSession, storage: Storage, staging: str) -> dict[dat
         date.fromisoformat(str(row["dt"])): int(row["count"])
         for row in frame.groupBy("dt").count().collect()
     }
+
+
+# Spark names its files after the write job (part-00001-<job uuid>.c000.zstd.parquet) and the
+# local file system adds a .crc beside each.
+_JOB_UUID = re.compile(r"^(part-\d+)-[0-9a-f]{8}(?:-[0-9a-f]{4}){3}-[0-9a-f]{12}")
+_SPARK_MARKERS = re.compile(r"^(\..*\.crc|_SUCCESS)$")
+
+
+def settle_spark_files(storage: Storage, staging: str) -> None:
+    """Give a Spark output under ``staging`` the names its contents determine: the job's uuid
+    dropped from the part files, Hadoop's checksum files and success marker removed. A rerun
+    on the same input then publishes byte-identical partitions, names included."""
+    for key in storage.list_keys(staging):
+        folder, _, name = key.rpartition("/")
+        if _SPARK_MARKERS.match(name):
+            storage.delete(key)
+        elif (settled := _JOB_UUID.sub(r"\1", name)) != name:
+            storage.move(key, f"{folder}/{settled}")

@@ -80,6 +80,10 @@ class Storage(ABC):
     def delete_prefix(self, prefix: str) -> None: ...
 
     @abstractmethod
+    def move(self, source: str, target: str) -> None:
+        """Rename one object, replacing ``target`` (a copy and a delete on S3)."""
+
+    @abstractmethod
     def list_folders(self, prefix: str) -> list[str]:
         """Names of the immediate sub-folders of ``prefix`` (sorted)."""
 
@@ -222,6 +226,11 @@ class LocalStorage(Storage):
 
     def delete_prefix(self, prefix: str) -> None:
         shutil.rmtree(self._path(prefix), ignore_errors=True)
+
+    def move(self, source: str, target: str) -> None:
+        destination = self._path(target)
+        destination.parent.mkdir(parents=True, exist_ok=True)
+        os.replace(self._path(source), destination)
 
     swap_attempts = 8  # each retry means another publisher swapped in between: bounded
 
@@ -418,6 +427,15 @@ class S3Storage(Storage):
     @_s3_errors
     def delete_prefix(self, prefix: str) -> None:
         self._delete_keys(self.list_keys(prefix))
+
+    @_s3_errors
+    def move(self, source: str, target: str) -> None:
+        self.client.copy_object(
+            Bucket=self.bucket,
+            Key=self._key(target),
+            CopySource={"Bucket": self.bucket, "Key": self._key(source)},
+        )
+        self.client.delete_object(Bucket=self.bucket, Key=self._key(source))
 
     def _delete_keys(self, keys: list[str]) -> None:
         for start in range(0, len(keys), 1000):  # the API's batch limit

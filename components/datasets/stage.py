@@ -19,6 +19,7 @@ import pyarrow as pa
 
 from components.core import layout, partitions
 from components.core.config import PipelineConfig
+from components.core.daily_output import settle_spark_files
 from components.core.schemas import CURATED_EXPOSURE
 from components.core.spark import spark_session
 from components.core.sql import load_sql
@@ -157,6 +158,7 @@ def _write_splits(examples: DataFrame, storage: Storage, staging: str, shards: i
         .partitionBy("split")
         .parquet(storage.uri(staging))
     )
+    settle_spark_files(storage, staging)
     # Spark names split folders split=train; the contract names them train/.
     for split in SPLITS:
         source = f"{staging}/split={split}"

@@ -60,10 +60,11 @@ def extract(config: PipelineConfig, ds: date, lookback_days: int | None = None) 
     )
 
     staging = storage.staging_key("extract")
-    # One sorted file per day: cheap for readers that scan a user's history in time order.
+    # One file per day, sorted (event_id breaks ties, so a rerun writes the same bytes): cheap
+    # for readers that scan a user's history in time order.
     (
         curated.repartition("dt")
-        .sortWithinPartitions("user_id", "ts")
+        .sortWithinPartitions("user_id", "ts", "event_id")
         .write.mode("overwrite")
         .partitionBy("dt")
         .parquet(storage.uri(staging))

@@ -42,10 +42,12 @@ def publish_snapshots(
     for view in STATS_VIEWS:
         long = spark.sql(load_sql(view.sql_name))
         staging = storage.staging_key(f"features-{view.name}")
-        # One file per day: a snapshot is small, and Feast reads the whole source folder.
+        # One file per day, one row per entity: a snapshot is small, and Feast reads the whole
+        # source folder.
         (
             widen(long, view, windows)
             .repartition("dt")
+            .sortWithinPartitions(view.join_key)  # the same bytes on every rerun
             .write.mode("overwrite")
             .partitionBy("dt")
             .parquet(storage.uri(staging))

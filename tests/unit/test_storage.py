@@ -51,6 +51,16 @@ def test_bytes_json_and_listing(storage: Storage) -> None:
     assert storage.list_keys("a") == ["a/b/one.bin"]
 
 
+def test_move_renames_one_object_over_any_old_one(storage: Storage) -> None:
+    storage.write_bytes("a/old.bin", b"new")
+    storage.write_bytes("b/kept.bin", b"stale")
+
+    storage.move("a/old.bin", "b/kept.bin")
+
+    assert storage.read_bytes("b/kept.bin") == b"new"
+    assert not storage.exists("a/old.bin")
+
+
 def test_parquet_round_trip(storage: Storage) -> None:
     table = pa.table({"x": [1, 2, 3], "y": ["a", "b", "c"]})
     storage.write_parquet("t/part-0.parquet", table.slice(0, 2))
