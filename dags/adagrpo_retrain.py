@@ -59,6 +59,16 @@ PARAMS = {
         title="Simulated shop scale",
         description="Size of the simulated shop; used only by embedded runs.",
     ),
+    "codebook": Param(
+        "keep",
+        type="string",
+        enum=["keep", "refit"],
+        title="Semantic-ID codebook",
+        description="keep: the refit policy decides, on the newest mapped day only; a past day "
+        "(a backfill or rerun) is mapped with the codebook version in use on it and never "
+        "refitted, so its SIDs come out the same. refit: fit a new version on this day (the "
+        "newest mapped day only; on a past day the task fails and says so).",
+    ),
     "backfill_registry": Param(
         "skip",
         type="string",

@@ -30,6 +30,8 @@ def stage_call(
         args += ("--lookback-days", str(int(params["lookback_days"])))
     if stage == "simulate":
         args += ("--scale", str(params["scale"]))
+    if stage == "semantic-ids" and params["codebook"] == "refit":
+        args += ("--refit",)
     return StageCall(stage, args)
 
 

@@ -59,6 +59,7 @@ def test_sensor_runs_when_simulation_is_skipped(dag) -> None:  # type: ignore[no
         ("lookback_days", 31),
         ("lookback_days", "2"),
         ("scale", "huge"),
+        ("codebook", "drop"),
         ("backfill_registry", "always"),
     ],
 )
@@ -73,8 +74,18 @@ def test_trigger_form_rejects_bad_params(dag, name: str, value: object) -> None:
 
 def test_trigger_form_defaults_are_valid(dag) -> None:  # type: ignore[no-untyped-def]
     assert dag.params.validate() == {
-        "lookback_days": 2, "scale": "tiny", "backfill_registry": "skip"
+        "lookback_days": 2, "scale": "tiny", "codebook": "keep", "backfill_registry": "skip"
     }  # fmt: skip
+
+
+@pytest.mark.parametrize(("codebook", "args"), [("keep", ()), ("refit", ("--refit",))])
+def test_the_codebook_param_asks_the_semantic_ids_stage_for_a_refit(
+    codebook: str, args: tuple[str, ...]
+) -> None:
+    from components.orchestration.steps import stage_call
+
+    call = stage_call("semantic-ids", "2026-11-14", {"codebook": codebook})
+    assert call.args == ("--ds", "2026-11-14", *args)
 
 
 @pytest.mark.parametrize(
