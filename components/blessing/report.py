@@ -31,7 +31,7 @@ def render_report(decision: dict[str, Any]) -> str:
     scored = [(name, entry) for name, entry in (("candidate", candidate), ("champion", champion))
               if entry is not None and "test" in entry]  # fmt: skip
     if scored:
-        metrics = [m for m in scored[0][1]["test"] if m != "users"]
+        metrics = sorted(m for m in scored[0][1]["test"] if m != "users")
         body.append("<h2>Test users, the served decoder</h2><table><tr><th></th>")
         body += [f"<th>{escape(m)}</th>" for m in metrics] + ["<th>users</th></tr>"]
         for name, entry in scored:

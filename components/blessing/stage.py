@@ -7,12 +7,15 @@ its unconstrained decoding's hallucination at most ``promotion.max_hallucination
 there is a champion, beats it by at least ``promotion.min_delta`` on ``promotion.metric`` with
 the lower bound of a paired bootstrap interval above zero. A champion of another codebook
 version is scored through its own SID map (``ServableModel``), so a refit neither blocks nor
-fakes the comparison. Every reason goes to ``promotion/blessing/dt=D/blessing.json`` and its
+fakes the comparison. A candidate already registered keeps the decision that registered it:
+judged again, it would meet a champion that may be itself, and a rerun of a past day would undo
+its blessing. Every reason goes to ``promotion/blessing/dt=D/blessing.json`` and its
 ``report.html``.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 from dataclasses import dataclass
 from datetime import date
@@ -25,13 +28,13 @@ from components.blessing.bootstrap import paired_bootstrap
 from components.blessing.report import render_report
 from components.core import layout, partitions
 from components.core.config import EvaluateConfig, PipelineConfig, PromotionConfig
-from components.core.storage import open_storage
+from components.core.storage import Storage, open_storage
 from components.datasets.reader import SidDataset, open_dataset
 from components.evaluate.decode import eval_split, rank_items
 from components.evaluate.metrics import hallucination_rate, per_user
 from components.policy.servable import ServableModel
-from components.registry.artifacts import load_servable
-from components.registry.store import ModelRegistry
+from components.registry.artifacts import METRICS, load_servable
+from components.registry.store import ModelRegistry, candidate_identity
 from components.trainer.checkpoints import PolicyRun
 
 log = logging.getLogger(__name__)
@@ -58,40 +61,61 @@ class Scores:
 def bless(config: PipelineConfig, ds: date) -> dict[str, Any]:
     """Judge the day's selected candidate; the published decision."""
     storage = open_storage(config.storage)
-    settings = config.promotion
     selection = layout.partition(layout.SELECTION, ds)
     partitions.read_manifest(storage, selection)  # names `adagrpo select` when missing
     chosen = storage.read_json(f"{selection}/{layout.SELECTION_FILE}")["selected"]
-    decision: dict[str, Any] = {"ds": ds.isoformat(), "candidate": chosen, "champion": None}
     if chosen is None:
-        decision.update(blessed=False, reasons=["no checkpoint of the day was eligible"])
+        decision = {"ds": ds.isoformat(), "candidate": None, "champion": None, "blessed": False,
+                    "reasons": ["no checkpoint of the day was eligible"]}  # fmt: skip
     else:
         dataset = open_dataset(storage, ds)
-        test = dataset.split("test")
-        listed = dataset.catalog.filter(dataset.catalog.column("listed"))
-        today = np.asarray(listed.column("item_id"), dtype=np.int64)
-        candidate = _candidate(PolicyRun(storage, ds, chosen["run"]), chosen, dataset)
-        ours = _score(candidate, test, today, config.evaluate, settings)
-        decision["candidate"] = {**chosen, "test": ours.summary(settings)}
         registry = ModelRegistry.open(config.registry)
-        number = registry.aliases()["champion"]
-        theirs = None
-        if number is not None:
-            champion = load_servable(registry, number)
-            theirs = _score(champion, test, today, config.evaluate, settings)
-            decision["champion"] = {
-                "version": number,
-                "sid_version": champion.sid_version,
-                "same_codebook": champion.sid_version == candidate.sid_version,
-                "test": theirs.summary(settings),
-            }
-        decision.update(_judge(ours, theirs, settings))
+        identity = candidate_identity(ds, dataset.sid_version, chosen["model_sha256"])
+        if registered := registry.find(identity):
+            registry.verified(registered.number)  # its record is trusted only if intact
+            decision = json.loads(registry.read_file(registered.number, METRICS))["blessing"]
+        else:
+            decision = _judged(config, storage, registry, ds, chosen, dataset)
     log.info("bless %s: %s (%s)", ds, decision["blessed"], "; ".join(decision["reasons"]))
     files = {layout.BLESSING_FILE: decision, "report.html": render_report(decision).encode()}
     partitions.publish_day(
         storage, layout.BLESSING, ds, "bless", files, blessed=decision["blessed"]
     )
     return decision
+
+
+def _judged(
+    config: PipelineConfig,
+    storage: Storage,
+    registry: ModelRegistry,
+    ds: date,
+    chosen: dict[str, Any],
+    dataset: SidDataset,
+) -> dict[str, Any]:
+    """The candidate scored beside the champion (if any) on the day's test users, judged."""
+    settings = config.promotion
+    test = dataset.split("test")
+    listed = dataset.catalog.filter(dataset.catalog.column("listed"))
+    today = np.asarray(listed.column("item_id"), dtype=np.int64)
+    candidate = _candidate(PolicyRun(storage, ds, chosen["run"]), chosen, dataset)
+    ours = _score(candidate, test, today, config.evaluate, settings)
+    decision: dict[str, Any] = {
+        "ds": ds.isoformat(),
+        "candidate": {**chosen, "test": ours.summary(settings)},
+        "champion": None,
+    }
+    number = registry.aliases()["champion"]
+    theirs = None
+    if number is not None:
+        champion = load_servable(registry, number)
+        theirs = _score(champion, test, today, config.evaluate, settings)
+        decision["champion"] = {
+            "version": number,
+            "sid_version": champion.sid_version,
+            "same_codebook": champion.sid_version == candidate.sid_version,
+            "test": theirs.summary(settings),
+        }
+    return decision | _judge(ours, theirs, settings)
 
 
 def _candidate(run: PolicyRun, chosen: dict[str, Any], dataset: SidDataset) -> ServableModel:

@@ -7,8 +7,9 @@ the training method and its spec, the checkpoint it started from, the ranker it 
 by, the code version and the image digest. With no champion yet it becomes the champion;
 otherwise the challenger, and an A/B experiment against the champion starts
 (``experiments.py``). Registering a day again registers nothing new and moves no alias: the
-version is keyed by the day and the weights' sha256. The outcome goes to
-``promotion/registration/dt=D/registration.json``.
+version is keyed by the day, the codebook version and the weights' sha256, and the day's
+published outcome (``promotion/registration/dt=D/registration.json``) stays as the first
+registration wrote it.
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ from components.datasets.reader import open_dataset
 from components.registry.artifacts import CARD, CATALOG, METRICS, POLICY, WEIGHTS
 from components.registry.card import model_card
 from components.registry.experiments import start_experiment
-from components.registry.store import ModelRegistry
+from components.registry.store import ModelRegistry, candidate_identity
 from components.trainer.checkpoints import MODEL_FILE, PolicyRun, policy_config_json
 
 log = logging.getLogger(__name__)
@@ -44,8 +45,12 @@ def register_candidate(config: PipelineConfig, ds: date) -> dict[str, Any]:
     outcome: dict[str, Any] = {"ds": ds.isoformat(), "blessed": decision["blessed"]}
     if decision["blessed"]:
         registry = ModelRegistry.open(config.registry)
+        sid_version = open_dataset(storage, ds).sid_version
+        identity = candidate_identity(ds, sid_version, decision["candidate"]["model_sha256"])
+        if (earlier := _registered_earlier(storage, registry, identity, ds)) is not None:
+            log.info("register %s: already version %d, nothing to do", ds, earlier["version"])
+            return earlier
         files, metadata = _package(storage, ds, decision)
-        identity = f"dt={ds.isoformat()}/{metadata['weights_sha256']}"
         version, created = registry.register(identity, files, metadata)
         outcome.update(version=version.number, created=created, registry=registry.storage.uri(""))
         outcome["alias"] = _put_up(registry, version.number, ds)
@@ -61,6 +66,18 @@ def register_candidate(config: PipelineConfig, ds: date) -> dict[str, Any]:
     documents = {"registration.json": outcome}
     partitions.publish_day(storage, layout.REGISTRATION, ds, "register", documents)
     return outcome
+
+
+def _registered_earlier(
+    storage: Storage, registry: ModelRegistry, identity: str, ds: date
+) -> dict[str, Any] | None:
+    """The day's published outcome when it registered this very candidate (a rerun)."""
+    known = registry.find(identity)
+    key = layout.partition(layout.REGISTRATION, ds)
+    if known is None or not partitions.is_published(storage, key):
+        return None
+    outcome: dict[str, Any] = storage.read_json(f"{key}/registration.json")
+    return outcome if outcome.get("version") == known.number else None
 
 
 def _package(

@@ -2,10 +2,11 @@
 
 A version is a folder published whole (``partitions.publish_files``): its manifest, written
 last, holds the sha256 of every file, and every read is verified against it. It is committed by
-the index entry of its candidate (its identity: the day and the sha256 of its weights), created
-once with a conditional create after the folder is complete: a version is visible only then,
-and registering the same candidate again returns the version it already became. Version numbers
-are claimed with conditional creates too, so concurrent registrations never share one.
+the index entry of its candidate (its identity: the day, the codebook version and the sha256 of
+its weights), created once with a conditional create after the folder is complete: a version is
+visible only then, and registering the same candidate again returns the version it already
+became. Version numbers are claimed with conditional creates too, so concurrent registrations
+never share one.
 
 The aliases (``champion``, ``challenger``) and their audit log are one document, moved by
 conditional writes on its tag (S3: If-Match on the ETag): a move and its log line land together
@@ -20,7 +21,7 @@ import random
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
 from components.core import partitions
@@ -57,6 +58,12 @@ class Version:
         return {"version": self.number, **{k: v for k, v in self.manifest.items() if k != "sha256"}}
 
 
+def candidate_identity(ds: date, sid_version: int, weights_sha256: str) -> str:
+    """What a version is keyed by: the day its candidate was trained for, the codebook version
+    whose SIDs it speaks, and its weights."""
+    return f"dt={ds.isoformat()}/sid_version={sid_version}/{weights_sha256}"
+
+
 def version_prefix(number: int) -> str:
     return f"{REGISTRY_VERSIONS}/v={number}"
 
@@ -74,11 +81,10 @@ class ModelRegistry:
     def register(
         self, identity: str, files: dict[str, bytes | dict[str, Any]], metadata: dict[str, Any]
     ) -> tuple[Version, bool]:
-        """The version ``identity`` (e.g. ``dt=2026-11-14/<weights sha256>``) became, and whether
+        """The version ``identity`` (``candidate_identity``) became, and whether
         this call created it."""
-        index = self._index(identity)
-        if self.storage.exists(index):
-            return self.version(self.storage.read_json(index)["version"]), False
+        if (known := self.find(identity)) is not None:
+            return known, False
         number = self._claim_number()
         registered = {
             **metadata,
@@ -88,10 +94,18 @@ class ModelRegistry:
         partitions.publish_files(self.storage, version_prefix(number), files, registered)
         # The index entry, created once, commits the version: a registration that died before
         # it left a folder that no listing shows.
+        index = self._index(identity)
         if self.storage.write_if(index, Storage.json_bytes({"version": number}), None):
             return self.version(number), True
         self.storage.delete_prefix(version_prefix(number))  # a racing twin committed first
         return self.version(self.storage.read_json(index)["version"]), False
+
+    def find(self, identity: str) -> Version | None:
+        """The version ``identity`` became; None when it was never registered."""
+        index = self._index(identity)
+        if not self.storage.exists(index):
+            return None
+        return self.version(self.storage.read_json(index)["version"])
 
     @staticmethod
     def _index(identity: str) -> str:
