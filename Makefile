@@ -7,7 +7,7 @@ DEMO_DS ?= 2026-11-14
 # The amazon-beauty folder the Beauty benchmarks read (docs/benchmarks.md says where it comes from).
 BEAUTY ?=
 
-.PHONY: setup java demo compose-demo test test-fast test-compose bench bench-compose bench-experiment bench-quality lint format lock clean
+.PHONY: setup java demo airflow compose-demo test test-fast test-live test-compose bench bench-compose bench-experiment bench-quality lint format lock clean
 
 setup: $(INSTALLED) java
 
@@ -26,6 +26,10 @@ demo: setup
 	@echo "Validation reports: var/demo/quality/exposures/dt=*/report.html"
 	@echo "Registered models: $(BIN)/adagrpo registry list (registry root var/registry)"
 
+# A live Airflow (UI, REST API, scheduler) for this checkout on 127.0.0.1:8080; Ctrl-C stops it.
+airflow: setup
+	ADAGRPO_CONFIG=$${ADAGRPO_CONFIG:-configs/demo.yaml} scripts/airflow-local.sh
+
 # The demo day on the compose stack (docker-compose.yml), which stays up for the UI;
 # OFFLINE=1 builds every image from a local base where no registry can be reached.
 compose-demo: setup
@@ -35,7 +39,10 @@ test: setup  # every test, the compose stack's included (it installs a Docker en
 	$(BIN)/pytest
 
 test-fast: setup
-	$(BIN)/pytest -m "not spark and not airflow and not compose"
+	$(BIN)/pytest -m "not spark and not airflow and not live and not compose"
+
+test-live: setup  # a live Airflow on loopback: backfills over REST and CLI, the UI in Chromium
+	$(BIN)/pytest -m live
 
 test-compose: setup  # the images built offline, the stack up, the DAG run in it, torn down
 	$(BIN)/pytest -m compose

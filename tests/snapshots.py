@@ -25,3 +25,8 @@ def published_files(storage: Storage, prefix: str) -> dict[str, bytes]:
             data = Storage.json_bytes(manifest)
         files[key] = data
     return files
+
+
+def stored_files(storage: Storage) -> dict[str, bytes]:
+    """Every object of a root, by key."""
+    return {key: storage.read_bytes(key) for key in storage.list_keys("")}

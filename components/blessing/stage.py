@@ -65,8 +65,13 @@ def bless(config: PipelineConfig, ds: date) -> dict[str, Any]:
     partitions.read_manifest(storage, selection)  # names `adagrpo select` when missing
     chosen = storage.read_json(f"{selection}/{layout.SELECTION_FILE}")["selected"]
     if chosen is None:
-        decision = {"ds": ds.isoformat(), "candidate": None, "champion": None, "blessed": False,
-                    "reasons": ["no checkpoint of the day was eligible"]}  # fmt: skip
+        decision: dict[str, Any] = {
+            "ds": ds.isoformat(),
+            "candidate": None,
+            "champion": None,
+            "blessed": False,
+            "reasons": ["no checkpoint of the day was eligible"],
+        }
     else:
         dataset = open_dataset(storage, ds)
         registry = ModelRegistry.open(config.registry)

@@ -4,7 +4,6 @@ with its volumes."""
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -12,18 +11,14 @@ from pathlib import Path
 
 import pytest
 
+from tests.network import free_port
+
 REPO = Path(__file__).resolve().parents[2]
 PROJECT = "adagrpo-test"
 COMPOSE_FILES = ("docker-compose.yml", "docker/offline/compose.yml", "tests/compose/tiny.yml")
 # Bounds on hung steps, not speed targets: a cold offline build fetches ~1 GB of wheels.
 BUILD_TIMEOUT_S = 3600
 UP_TIMEOUT_S = 900
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 @dataclass(frozen=True)
