@@ -7,7 +7,7 @@ DEMO_DS ?= 2026-11-14
 # The amazon-beauty folder the Beauty benchmarks read (docs/benchmarks.md says where it comes from).
 BEAUTY ?=
 
-.PHONY: setup java demo airflow compose-demo test test-fast test-live test-compose bench bench-compose bench-experiment bench-quality lint format lock clean
+.PHONY: setup java demo airflow compose-demo test test-fast test-live test-compose bench bench-airflow bench-compose bench-experiment bench-quality lint format lock clean
 
 setup: $(INSTALLED) java
 
@@ -49,6 +49,9 @@ test-compose: setup  # the images built offline, the stack up, the DAG run in it
 
 bench: setup
 	$(BIN)/python -m benchmarks.run $(if $(BEAUTY),--beauty $(BEAUTY))
+
+bench-airflow: setup  # the demo day under a live scheduler against airflow dags test; a backfill
+	$(BIN)/python -m benchmarks.airflow
 
 bench-compose: setup  # make demo against make compose-demo OFFLINE=1, side by side
 	$(BIN)/python -m benchmarks.compose

@@ -83,12 +83,27 @@ class AirflowClient:
         )
         return list(answer["dag_runs"])
 
+    def run(self, run_id: str, dag_id: str = DAG_ID) -> dict[str, Any]:
+        return dict(self._call("GET", f"/api/v2/dags/{dag_id}/dagRuns/{run_id}"))
+
     def run_state(self, run_id: str, dag_id: str = DAG_ID) -> str:
-        return str(self._call("GET", f"/api/v2/dags/{dag_id}/dagRuns/{run_id}")["state"])
+        return str(self.run(run_id, dag_id)["state"])
+
+    def task_instances(self, run_id: str, dag_id: str = DAG_ID) -> list[dict[str, Any]]:
+        answer = self._call("GET", f"/api/v2/dags/{dag_id}/dagRuns/{run_id}/taskInstances")
+        return list(answer["task_instances"])
 
     def task_states(self, run_id: str, dag_id: str = DAG_ID) -> dict[str, str | None]:
-        answer = self._call("GET", f"/api/v2/dags/{dag_id}/dagRuns/{run_id}/taskInstances")
-        return {task["task_id"]: task["state"] for task in answer["task_instances"]}
+        return {task["task_id"]: task["state"] for task in self.task_instances(run_id, dag_id)}
+
+    def upstream_tasks(self, dag_id: str = DAG_ID) -> dict[str, list[str]]:
+        """Each task of the DAG and the tasks it waits for."""
+        tasks = self._call("GET", f"/api/v2/dags/{dag_id}/tasks")["tasks"]
+        upstream: dict[str, list[str]] = {task["task_id"]: [] for task in tasks}
+        for task in tasks:
+            for child in task["downstream_task_ids"]:
+                upstream[child].append(task["task_id"])
+        return upstream
 
     def task_log(self, run_id: str, task_id: str, try_number: int = 1, dag_id: str = DAG_ID) -> str:
         """The task's log lines, as the UI shows them."""

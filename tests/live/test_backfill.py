@@ -15,7 +15,7 @@ from components.core.storage import LocalStorage
 from components.orchestration.airflow_client import DAG_ID
 from components.registry.store import ModelRegistry
 from components.validate.gate import require_validated
-from tests.live.conftest import DAY_TIMEOUT_S, LiveAirflow
+from tests.live.local_airflow import DAY_TIMEOUT_S, LiveAirflow
 from tests.snapshots import published_files, stored_files
 
 pytestmark = [pytest.mark.live, pytest.mark.airflow, pytest.mark.spark]

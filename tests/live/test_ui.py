@@ -13,7 +13,7 @@ import pytest
 
 from components.core import layout, partitions
 from components.core.storage import LocalStorage
-from tests.live.conftest import DAY_TIMEOUT_S, REPO, LiveAirflow
+from tests.live.local_airflow import DAY_TIMEOUT_S, REPO, LiveAirflow
 
 if TYPE_CHECKING:
     from playwright.sync_api import Locator, Page
