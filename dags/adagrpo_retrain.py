@@ -10,8 +10,10 @@ production) -> evaluation of every checkpoint of both -> the best on validation 
 blessed against the registry's champion and registered as the challenger.
 
 * **Scheduled**: daily, for the previous day; catchup is off.
-* **Backfill**: trigger a backfill over a date range from the UI, CLI or REST API; each day's
-  outputs are keyed by its logical date, so a rerun overwrites exactly that day.
+* **Backfill**: trigger a backfill over a date range from the UI, CLI or REST API, oldest day
+  first; each day's outputs are keyed by its logical date, so a rerun overwrites exactly that
+  day, with the same bytes. The Params `codebook` and `backfill_registry` say what a past day
+  does with the semantic-ID codebook and the model registry.
 * **Manual run**: the trigger form below sets the Params (validated by JSON schema).
 
 Every task calls a pipeline stage through the runner configured in `$ADAGRPO_CONFIG`. Transient
