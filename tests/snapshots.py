@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import io
 import json
+
+import pyarrow.parquet as pq
 
 from components.core.partitions import MANIFEST
 from components.core.storage import Storage
@@ -10,21 +13,38 @@ from components.core.storage import Storage
 
 def published_files(storage: Storage, prefix: str) -> dict[str, bytes]:
     """Every file of every partition below ``prefix`` (a folder committed by its manifest), by
-    key; a manifest without its ``published_at``, the one field that says when, not what.
-    Outside partitions live the engines' own state (Feast's registry), not outputs."""
+    key, as :func:`comparable` makes it. Outside partitions live the engines' own state (Feast's
+    registry), not outputs."""
     keys = storage.list_keys(prefix)
     partitions = tuple(key.removesuffix(MANIFEST) for key in keys if key.endswith(f"/{MANIFEST}"))
-    files = {}
-    for key in keys:
-        if not key.startswith(partitions):
-            continue
-        data = storage.read_bytes(key)
-        if key.endswith(f"/{MANIFEST}"):
-            manifest = json.loads(data)
-            manifest.pop("published_at", None)
-            data = Storage.json_bytes(manifest)
-        files[key] = data
-    return files
+    return {
+        key: comparable(key, storage.read_bytes(key)) for key in keys if key.startswith(partitions)
+    }
+
+
+def comparable(key: str, data: bytes) -> bytes:
+    """A file's bytes, but for two things that say when or in which JVM, not what: a
+    manifest's ``published_at``, and the order in which Spark's Parquet writer (parquet-mr)
+    lists each column chunk's encodings, taken from a Java hash set whose order changes from
+    one JVM to the next. A Spark file is its data pages, byte for byte, and its footer decoded
+    with those lists sorted."""
+    if key.endswith(f"/{MANIFEST}"):
+        manifest = json.loads(data)
+        manifest.pop("published_at", None)
+        return Storage.json_bytes(manifest)
+    if key.endswith(".parquet"):
+        footer = pq.read_metadata(io.BytesIO(data))
+        if footer.created_by.startswith("parquet-mr"):
+            pages = data[: len(data) - 8 - int.from_bytes(data[-8:-4], "little")]
+            described = footer.to_dict()
+            for group in described["row_groups"]:
+                for column in group["columns"]:
+                    column["encodings"] = sorted(column["encodings"])
+            described["key_value_metadata"] = {
+                key.decode(): value.decode() for key, value in (footer.metadata or {}).items()
+            }
+            return pages + Storage.json_bytes(described)
+    return data
 
 
 def stored_files(storage: Storage) -> dict[str, bytes]:

@@ -17,7 +17,7 @@ from components.core import layout, partitions
 from components.core.storage import Storage
 
 if TYPE_CHECKING:
-    from pyspark.sql import SparkSession
+    from pyspark.sql import Column, DataFrame, SparkSession
 
 
 def publish_days(
@@ -60,6 +60,16 @@ def rows_by_day(spark: SparkSession, storage: Storage, staging: str) -> dict[dat
         date.fromisoformat(str(row["dt"])): int(row["count"])
         for row in frame.groupBy("dt").count().collect()
     }
+
+
+def content_digest(frame: DataFrame) -> Column:
+    """An aggregate naming a frame's rows whatever their order or files: the exact sum of every
+    row's 64-bit hash, as a decimal string. Equal digests: the same rows, so a consumer keyed
+    by it (a training run's spec) need not redo its work when a partition is only rewritten."""
+    from pyspark.sql import functions as F
+
+    row_hash = F.xxhash64(*(F.col(f"`{name}`") for name in frame.columns))
+    return F.coalesce(F.sum(row_hash.cast("decimal(38,0)")), F.lit(0)).cast("string")
 
 
 # Spark names its files after the write job (part-00001-<job uuid>.c000.zstd.parquet) and the

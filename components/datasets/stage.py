@@ -9,6 +9,7 @@ validation but no training example.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
@@ -19,7 +20,7 @@ import pyarrow as pa
 
 from components.core import layout, partitions
 from components.core.config import PipelineConfig
-from components.core.daily_output import settle_spark_files
+from components.core.daily_output import content_digest, settle_spark_files
 from components.core.schemas import CURATED_EXPOSURE
 from components.core.spark import spark_session
 from components.core.sql import load_sql
@@ -42,6 +43,7 @@ class DatasetSummary:
     sid_version: int
     days: list[date]
     examples: dict[str, int]
+    content: dict[str, str]  # per split its rows' digest, and the catalog's sha256
     users: int
 
     def manifest(self, config: PipelineConfig, tokens_per_item: int) -> dict[str, Any]:
@@ -53,6 +55,7 @@ class DatasetSummary:
             "tokens_per_item": tokens_per_item,
             "history_days": [day.isoformat() for day in self.days],
             "examples": self.examples,
+            "content": self.content,
             "rows": sum(self.examples.values()),
             "users": self.users,
             "split": settings.split,
@@ -85,7 +88,7 @@ def build_dataset(config: PipelineConfig, ds: date) -> DatasetSummary:
     examples = training_examples(spark, exposures, sids, config, ds)
     staging = storage.staging_key("dataset")
     _write_splits(examples, storage, staging, config.datasets.shards)
-    counts, users = _count_splits(spark, storage, staging)
+    counts, digests, users = _count_splits(spark, storage, staging)
     if not counts["train"]:
         storage.delete_prefix(staging)
         raise ValueError(
@@ -93,12 +96,15 @@ def build_dataset(config: PipelineConfig, ds: date) -> DatasetSummary:
             f"({config.datasets.positives}) in {days[0]}..{days[-1]}, or a hold-out "
             f"that covers the whole history"
         )
-    storage.write_parquet(f"{staging}/{layout.DATASET_CATALOG}", catalog_sids)
+    catalog_bytes = Storage.parquet_bytes(catalog_sids)
+    storage.write_bytes(f"{staging}/{layout.DATASET_CATALOG}", catalog_bytes)
+    digests[layout.DATASET_CATALOG] = hashlib.sha256(catalog_bytes).hexdigest()
     summary = DatasetSummary(
         ds=ds,
         sid_version=sid_map.version,
         days=days,
         examples=counts,
+        content=digests,
         users=users,
     )
     target = layout.partition(layout.DATASETS, ds)
@@ -176,9 +182,16 @@ def _empty_like(examples: DataFrame) -> pa.Table:
 
 def _count_splits(
     spark: SparkSession, storage: Storage, staging: str
-) -> tuple[dict[str, int], int]:
-    """Examples per split, and the users that have at least one example."""
+) -> tuple[dict[str, int], dict[str, str], int]:
+    """Examples per split, each split's content digest, and the users that have at least one
+    example."""
+    from pyspark.sql import functions as F
+
     frames = {split: spark.read.parquet(storage.uri(f"{staging}/{split}")) for split in SPLITS}
     users = frames["train"].unionByName(frames["valid"]).unionByName(frames["test"])
-    counts = {split: frame.count() for split, frame in frames.items()}
-    return counts, users.select("user_id").distinct().count()
+    counts, digests = {}, {}
+    for split, frame in frames.items():
+        totals = frame.agg(F.count(F.lit(1)), content_digest(frame)).first()
+        assert totals is not None  # an aggregate without grouping has one row
+        counts[split], digests[split] = int(totals[0]), str(totals[1])
+    return counts, digests, users.select("user_id").distinct().count()

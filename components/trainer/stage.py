@@ -3,8 +3,9 @@
 A run is keyed by ``(ds, run key)`` (``checkpoints.run_key``). Rerunning a complete run with
 the same spec does nothing. Otherwise training happens in an attempt beside the run, keyed by
 the spec (``checkpoints.py``): a killed attempt resumes from its newest checkpoint, and a run
-whose spec changed (other settings, a rebuilt dataset, a republished SFT run or ranker) is
-replaced only when its successor completes, so a finished model is never lost to a rerun.
+whose spec changed (other settings, a dataset rebuilt with other rows, a republished SFT run or
+ranker) is replaced only when its successor completes, so a finished model is never lost to a
+rerun.
 """
 
 from __future__ import annotations
@@ -162,7 +163,7 @@ def _spec(
         "dataset": {
             "ds": dataset.ds.isoformat(),
             "sid_version": dataset.sid_version,
-            "published_at": dataset.manifest["published_at"],
+            "content": dataset.manifest.get("content"),  # rebuilt with the same rows: no retraining
         },
     }
     if start is not None:  # what a republished SFT run or ranker must not resume into

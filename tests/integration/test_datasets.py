@@ -110,6 +110,7 @@ def test_end_to_end_on_a_tiny_shop(tiny_shop: PipelineConfig) -> None:
     manifest = partitions.read_manifest(storage, layout.partition(layout.DATASETS, DS))
     assert manifest["sid_version"] == summary.sid_version == 1
     assert manifest["tokens_per_item"] == 4
+    assert set(manifest["content"]) == {"train", "valid", "test", "catalog_sids.parquet"}
     assert summary.examples["test"] >= summary.examples["valid"] > 0  # 2-positive users: test only
     assert summary.examples["train"] > summary.examples["test"]
     test = storage.read_parquet(f"{layout.partition(layout.DATASETS, DS)}/test")

@@ -202,6 +202,10 @@ def test_rerun_does_nothing_and_a_changed_setting_trains_aside_then_replaces(
     # Progress lines and checkpoint spacing do not change the weights: still trained.
     runtime_only = succeeded(adagrpo(*train_args(root, *settings, "train.log_every=2")))
     assert "already trained" in runtime_only.stderr
+    # A training set rebuilt with the same rows (a backfill's reprocessing) trains nothing.
+    succeeded(adagrpo("build-dataset", "--root", str(root), "--ds", DS, timeout=600))
+    rebuilt = succeeded(adagrpo(*train_args(root, *settings)))
+    assert "already trained" in rebuilt.stderr
 
     changed = succeeded(adagrpo(*train_args(root, *settings, "train.learning_rate=0.001")))
     assert "training aside" in changed.stderr
