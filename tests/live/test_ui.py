@@ -53,10 +53,9 @@ def test_a_run_triggered_and_a_backfill_created_in_the_ui_succeed(
     page.get_by_label("Password").fill(live_airflow.password)
     page.get_by_role("button", name="Sign in").click()
     page.wait_for_url(f"{live_airflow.url}/")
-    page.goto(f"{live_airflow.url}/dags/adagrpo_retrain")
 
     # A single run, its lookback widened from the default 2 days to 3 in the trigger form.
-    dialog = open_trigger_dialog(page)
+    dialog = open_trigger_dialog(page, live_airflow.url)
     pick_datetime(page, dialog.get_by_test_id("datetime-input").first, TRIGGERED)
     lookback = dialog.locator("input[name=element_lookback_days]")
     expect(lookback).to_have_value("2")
@@ -75,7 +74,7 @@ def test_a_run_triggered_and_a_backfill_created_in_the_ui_succeed(
     assert extracted["lookback_days"] == 3  # the changed Param reached the stage
 
     # A backfill of two days from the same dialog.
-    dialog = open_trigger_dialog(page)
+    dialog = open_trigger_dialog(page, live_airflow.url)
     dialog.get_by_text("Backfill", exact=True).click()
     pickers = dialog.get_by_test_id("datetime-input")
     pick_datetime(page, pickers.nth(0), BACKFILLED[0])
@@ -101,8 +100,10 @@ def test_a_run_triggered_and_a_backfill_created_in_the_ui_succeed(
     page.screenshot(path=ARTIFACTS / "runs.png", full_page=True)
 
 
-def open_trigger_dialog(page: Page) -> Locator:
-    page.get_by_role("button", name="Trigger").first.click()
+def open_trigger_dialog(page: Page, url: str) -> Locator:
+    """The DAG page's trigger dialog, from a freshly loaded page."""
+    page.goto(f"{url}/dags/adagrpo_retrain")
+    page.get_by_role("button", name="Trigger").click()
     dialog = page.get_by_role("dialog")
     dialog.wait_for()
     return dialog
