@@ -111,8 +111,11 @@ def open_trigger_dialog(page: Page, url: str) -> Locator:
 
 def pick_datetime(page: Page, picker: Locator, day: date) -> None:
     """Set one of the UI's date-time pickers to midnight UTC of ``day``."""
+    from playwright.sync_api import expect
+
     picker.click()
     popover = page.locator("[data-scope=popover][data-part=content][data-state=open]")
     popover.get_by_placeholder("YYYY/MM/DD").fill(day.strftime("%Y/%m/%d"))
     popover.get_by_placeholder("HH:mm").fill("00:00")
     picker.click()  # closes the popover
+    expect(page.locator("[data-scope=popover][data-part=content]:visible")).to_have_count(0)
