@@ -28,7 +28,7 @@ demo: setup
 
 # A live Airflow (UI, REST API, scheduler) for this checkout on 127.0.0.1:8080; Ctrl-C stops it.
 airflow: setup
-	ADAGRPO_CONFIG=$${ADAGRPO_CONFIG:-configs/demo.yaml} scripts/airflow-local.sh
+	scripts/airflow-local.sh
 
 # The demo day on the compose stack (docker-compose.yml), which stays up for the UI;
 # OFFLINE=1 builds every image from a local base where no registry can be reached.
