@@ -6,9 +6,10 @@ map, unlisted, so that the logs' history keeps its SIDs. Otherwise the version's
 map is kept as it is and only the new items are assigned, so existing items keep their SIDs.
 
 Only the latest mapped day may refit. A past day (a rerun or a backfill) is mapped with the
-version in use on it, the newest fitted on or before it, and is never refitted, so rerunning it
-republishes the same SIDs. A day before the first fit is refused: a codebook fitted for it would
-serve no later day, and one fitted later would give its SIDs to items other days list.
+version in use on it, the newest fitted on or before it, and is never refitted; a past day that
+has its map already keeps it as published, so rerunning it changes nothing. A day before the
+first fit is refused: a codebook fitted for it would serve no later day, and one fitted later
+would give its SIDs to items other days list.
 """
 
 from __future__ import annotations
@@ -84,6 +85,8 @@ def build_semantic_ids(
         )
     if reasons:
         return _fit_version(storage, ds, features, config, current.version + 1, reasons, base)
+    if past and ds in mapped:
+        return _kept(storage, in_use.version, ds)
 
     vectors = features.vectors(codebook.basis)
     new = ~np.isin(vectors.item_ids, base.item_ids)
@@ -218,6 +221,15 @@ def _fit_version(
     run = _publish(storage, ds, fit_record, table, vectors, error, None)
     store.write_current(storage, store.CurrentVersion(version, ds))  # commits the version
     return run
+
+
+def _kept(storage: Storage, version: int, ds: date) -> SidRun:
+    """A past day's published map, left as it is: its SIDs are settled, and republishing it
+    would rewrite the report of the run that made it (a fit's, for the version's first day)."""
+    map_key = store.map_partition(version, ds)
+    run_report = storage.read_json(f"{map_key}/report.json")
+    log.info("semantic IDs %s: a past day, its map in codebook v%d kept as published", ds, version)
+    return SidRun(ds, version, tuple(run_report["refit_reasons"]), map_key, run_report)
 
 
 def _publish(

@@ -299,6 +299,20 @@ def test_rerunning_a_past_day_keeps_its_version_and_sids(storage: LocalStorage) 
     assert [load_sid_map(storage, day).version for day in (DAY1, DAY2, DAY3)] == [1, 1, 2]
 
 
+def test_rerunning_the_first_day_keeps_its_published_map_and_fit_report(
+    storage: LocalStorage,
+) -> None:
+    run(storage, DAY1)
+    first_day = store.map_partition(1, DAY1)
+    published = {key: storage.read_bytes(key) for key in storage.list_keys(first_day)}
+    run(storage, DAY2)
+
+    rerun = run(storage, DAY1)
+
+    assert rerun.refit_reasons == ("first codebook",)  # the report of the fit, kept
+    assert {key: storage.read_bytes(key) for key in storage.list_keys(first_day)} == published
+
+
 def test_a_skipped_day_is_backfilled_with_the_version_in_use_on_it(storage: LocalStorage) -> None:
     run(storage, DAY1)
     run(storage, DAY3, refit=True)
