@@ -54,7 +54,8 @@ def _headline(metrics: dict[str, float], k: str) -> str:
 
 
 def _table(results: list[dict[str, Any]], best_step: int) -> str:
-    metric_names = [k for k in results[0]["test"]["constrained"] if "@" in k]
+    # Sorted, not in dict order: results read back from JSON come with their keys sorted.
+    metric_names = sorted(k for k in results[0]["test"]["constrained"] if "@" in k)
     header = "<tr><th>step</th><th>epoch</th><th>train loss</th><th>split</th><th>decoding</th>"
     header += "".join(f"<th>{escape(name)}</th>" for name in metric_names)
     header += "<th>hallucination</th></tr>"
@@ -62,7 +63,7 @@ def _table(results: list[dict[str, Any]], best_step: int) -> str:
     for result in results:
         cls = ' class="best"' if result["step"] == best_step else ""
         for split in ("valid", "test"):
-            for decoding, metrics in result[split].items():
+            for decoding, metrics in sorted(result[split].items()):
                 cells = "".join(f"<td>{metrics[name]:.4f}</td>" for name in metric_names)
                 loss = result["train_loss"]
                 rows.append(
