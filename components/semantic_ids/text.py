@@ -186,29 +186,27 @@ class TextFeatures:
             )
         if empty.any():
             log.warning("%d items have no text; they get stand-in vectors", empty.sum())
-        by_text, embedded = self._embed_uncached(sorted(set(texts) - {""}))
+        by_text = self._embed_uncached(sorted(set(texts) - {""}))
         unused = np.zeros_like(next(iter(by_text.values())))  # replaced by a stand-in
         matrix = np.stack([by_text.get(text, unused) for text in texts])
-        counts = {
-            "embedded": embedded,
-            "cached": len(by_text) - embedded,
-            "empty_text": int(empty.sum()),
-        }
+        # What the vectors are made of, not how many the cache held: a rerun of the day
+        # publishes the same report.
+        counts = {"distinct_texts": len(by_text), "empty_text": int(empty.sum())}
         return fill_missing(self.catalog["item_id"].to_numpy(), matrix, empty, self.seed, counts)
 
-    def _embed_uncached(self, texts: list[str]) -> tuple[dict[str, np.ndarray], int]:
-        """The vector of every text, and how many texts missed the cache and were embedded."""
+    def _embed_uncached(self, texts: list[str]) -> dict[str, np.ndarray]:
+        """The vector of every text, embedding only those the cache misses."""
         prefix = f"{EMBEDDINGS}/{self.embedder.name}"
         text_of = {text_hash(text): text for text in texts}
         vectors = read_cache(self.storage, prefix, list(text_of))
         missing = [key for key in text_of if key not in vectors]
+        log.info("embedding %d new or changed texts (%d cached)", len(missing), len(vectors))
         if missing:
-            log.info("embedding %d new or changed texts (%d cached)", len(missing), len(vectors))
             embedded = self.embedder.encode([text_of[key] for key in missing])
             write_shard(self.storage, partition(prefix, self.ds), missing, embedded)
             compact_cache(self.storage, prefix)
             vectors.update(zip(missing, embedded, strict=True))
-        return {text_of[key]: vector for key, vector in vectors.items()}, len(missing)
+        return {text_of[key]: vector for key, vector in vectors.items()}
 
 
 def read_cache(storage: Storage, prefix: str, wanted: list[str]) -> dict[str, np.ndarray]:

@@ -45,6 +45,7 @@ from tests.factories import at, exposure
 
 DAY1 = date(2026, 11, 1)
 DAY2, DAY3 = DAY1 + timedelta(days=1), DAY1 + timedelta(days=2)
+REPORT_FILES = ("report.json", "report.html")
 
 
 class FakeEmbedder:
@@ -218,14 +219,17 @@ def test_changed_settings_or_refit_flag_create_a_new_version(storage: LocalStora
     assert load_sid_map(storage, DAY1).tokens_per_item == 3
 
 
-def test_a_rerun_republishes_the_same_map(storage: LocalStorage) -> None:
+def test_a_rerun_republishes_the_same_map_and_report(storage: LocalStorage) -> None:
     run(storage, DAY1)
     run(storage, DAY2)
+    newest_day = store.map_partition(1, DAY2)
     before = load_sid_map(storage, DAY2).table
-    rerun = run(storage, DAY2)
+    reports = {name: storage.read_bytes(f"{newest_day}/{name}") for name in REPORT_FILES}
+    rerun = run(storage, DAY2)  # every text is in the embedding cache now
 
     assert rerun.version == 1
     assert load_sid_map(storage, DAY2).table.equals(before)
+    assert {name: storage.read_bytes(f"{newest_day}/{name}") for name in REPORT_FILES} == reports
 
 
 def test_same_inputs_give_the_same_sids(simulated: Path, tmp_path: Path) -> None:
@@ -403,7 +407,7 @@ def test_the_text_cache_embeds_only_new_or_changed_items(storage: LocalStorage) 
     assert len(embedder.embedded) == len(catalog_ids(storage, DAY2)) - len(
         catalog_ids(storage, DAY1)
     )
-    assert second.report["vectors"]["embedded"] == len(embedder.embedded)
+    assert second.report["vectors"]["distinct_texts"] == len(catalog_ids(storage, DAY2))
 
     embedder.embedded.clear()
     key = layout.partition(layout.RAW_CATALOG, DAY3)
@@ -430,7 +434,7 @@ def test_the_embedding_cache_stays_a_few_shards(storage: LocalStorage) -> None:
     assert len(shards) <= MAX_CACHE_SHARDS
     embedder.embedded.clear()
     vectors = TextFeatures(storage, catalog, days[-1], embedder, seed=0).vectors({})
-    assert embedder.embedded == [] and vectors.counts["cached"] == len(titles)
+    assert embedder.embedded == [] and vectors.counts["distinct_texts"] == len(titles)
 
 
 def model_folder(parent: Path, weights: bytes) -> str:
