@@ -96,7 +96,13 @@ def test_evaluate_scores_every_checkpoint_and_reuses_its_scores(
     assert manifest["producer"] == "evaluate" and manifest["ds"] == DS
     assert manifest["run"] == "method=nll" and manifest["best_step"] == best["step"]
 
-    # A rerun reads the scores back: make the first checkpoint the best on validation.
+    # A rerun reads the scores back and publishes the same report.
+    published_report = (root / EVALUATION / "report.html").read_bytes()
+    unchanged = succeeded(adagrpo(*evaluate_args(root)))
+    assert unchanged.stderr.count("already evaluated") == len(steps)
+    assert (root / EVALUATION / "report.html").read_bytes() == published_report
+
+    # What it reads back decides: make the first checkpoint the best on validation.
     tampered = {**results[0], "valid": {**results[0]["valid"]}}
     tampered["valid"]["constrained"] = {**results[0]["valid"]["constrained"], "ndcg@10": 1.0}
     step_files[0].write_text(json.dumps(tampered))
