@@ -56,6 +56,7 @@ build_args=(
   --build-arg "PIP_FIND_LINKS=http://127.0.0.1:$port/"
 )
 images=("$@")
+image_id() { docker image inspect --format '{{.Id}}' "$1" 2>/dev/null || true; }
 if [[ ${#images[@]} -eq 0 ]]; then
   images=(pipeline trainer airflow)
   for stand_in in postgres:15 redis:7 s3:moto; do
@@ -68,10 +69,16 @@ fi
 for image in "${images[@]}"; do
   echo "building adagrpo/$image:local" >&2
   started=$(date +%s)
+  replaced=$(image_id "adagrpo/$image:local")
   docker build --network host \
     --build-arg BASE_IMAGE=adagrpo-offline/python:3.11 "${build_args[@]}" \
     --build-arg S3A_CONNECTOR=false \
     --build-arg PIP_EXTRA_INDEX_URL= \
     -f "docker/$image/Dockerfile" -t "adagrpo/$image:local" .
   echo "adagrpo/$image:local built in $(( $(date +%s) - started )) s" >&2
+  # The image a rebuild replaces holds its own copy of the virtual environment (GBs): remove
+  # it. Only that one: the untagged build stages are the layer cache of the next build.
+  if [[ -n $replaced && $replaced != "$(image_id "adagrpo/$image:local")" ]]; then
+    docker rmi "$replaced" >/dev/null 2>&1 || echo "kept the replaced $replaced: in use" >&2
+  fi
 done
