@@ -3,6 +3,9 @@
 Each stage package has a ``cli`` module with ``register(subparsers, common)``; handlers receive
 the parsed arguments and the effective configuration and return an exit code. Stage modules
 import their heavy libraries inside the handler so that ``adagrpo --help`` stays fast.
+
+An expected failure is one line naming the problem, and its exit code tells the orchestrator
+whether to retry: 2 when a person must fix something first, 75 when it may heal by itself.
 """
 
 from __future__ import annotations
@@ -14,7 +17,12 @@ import sys
 from collections.abc import Sequence
 
 from components.core.config import ConfigError, PipelineConfig, load_config
-from components.core.errors import StorageUnavailable
+from components.core.errors import (
+    EXIT_BAD_INPUT,
+    EXIT_TRANSIENT,
+    StorageUnavailable,
+    TransientError,
+)
 
 STAGE_MODULES = (
     "components.simulate.cli",
@@ -80,7 +88,7 @@ def _config(args: argparse.Namespace, config: PipelineConfig) -> int:
         print(f"cannot run: {finding}")
     if not findings:
         print("this installation can run every stage of this config")
-    return 2 if findings else 0
+    return EXIT_BAD_INPUT if findings else 0
 
 
 def effective_config(args: argparse.Namespace) -> PipelineConfig:
@@ -98,15 +106,20 @@ def main(argv: Sequence[str] | None = None) -> int:
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         stream=sys.stderr,
     )
+    log = logging.getLogger("adagrpo")
     try:
         config = effective_config(args)
         return int(args.handler(args, config) or 0)
+    except (TransientError, ConnectionError, TimeoutError) as exc:
+        # A service down, a race lost: worth another try later.
+        log.error("%s (transient: retrying may succeed)", exc, exc_info=args.verbose)
+        return EXIT_TRANSIENT
     except (ConfigError, ValueError, OSError, StorageUnavailable) as exc:
         # Bad input, a missing upstream output, storage that cannot be used: one clear line
         # naming the problem (FileNotFoundError, PermissionError, ...); --verbose keeps the
         # traceback.
-        logging.getLogger("adagrpo").error("%s", exc, exc_info=args.verbose)
-        return 2
+        log.error("%s", exc, exc_info=args.verbose)
+        return EXIT_BAD_INPUT
 
 
 if __name__ == "__main__":

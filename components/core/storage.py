@@ -33,7 +33,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from components.core.config import StorageConfig
-from components.core.errors import StorageUnavailable
+from components.core.errors import StorageUnavailable, StorageUnreachable
 
 STAGING = "_staging"
 LOCKS = "_locks"  # S3: one object per partition being published (see S3Storage._publishing)
@@ -282,7 +282,7 @@ def _s3_errors(method: Callable[_P, _R]) -> Callable[_P, _R]:
                 "(or AWS_PROFILE) in the environment"
             ) from None
         except (aws.EndpointConnectionError, aws.ConnectTimeoutError) as exc:
-            raise StorageUnavailable(
+            raise StorageUnreachable(
                 f"{root}: cannot reach the S3 endpoint ({exc}); check storage.s3_endpoint_url "
                 "(ADAGRPO__STORAGE__S3_ENDPOINT_URL) and that the service is up"
             ) from None

@@ -26,6 +26,7 @@ from typing import Any
 
 from components.core import partitions
 from components.core.config import RegistryConfig
+from components.core.errors import TransientError
 from components.core.layout import (
     REGISTRY_ALIASES,
     REGISTRY_CANDIDATES,
@@ -44,7 +45,7 @@ class RegistryError(ValueError):
     """A registry request that cannot be carried out as asked; says why."""
 
 
-class AliasConflict(RegistryError):
+class AliasConflict(RegistryError, TransientError):
     """Other writers kept moving the aliases: the move was not made, and may be tried again."""
 
 

@@ -23,6 +23,7 @@ import pytest
 
 from components.core import leftovers, partitions
 from components.core.config import StorageConfig
+from components.core.errors import EXIT_BAD_INPUT, EXIT_TRANSIENT
 from components.core.storage import STAGING, LocalStorage, Storage, open_storage
 
 REPO = Path(__file__).resolve().parents[2]
@@ -44,9 +45,11 @@ def adagrpo(
     )
 
 
-def refused(result: subprocess.CompletedProcess[str], *fragments: str) -> None:
-    """Exit 2 with every fragment in the error and no traceback."""
-    assert result.returncode == 2, (result.returncode, result.stderr[-3000:])
+def refused(
+    result: subprocess.CompletedProcess[str], *fragments: str, exit_code: int = EXIT_BAD_INPUT
+) -> None:
+    """``exit_code`` with every fragment in the error and no traceback."""
+    assert result.returncode == exit_code, (result.returncode, result.stderr[-3000:])
     assert "Traceback" not in result.stderr, result.stderr[-3000:]
     for fragment in fragments:
         assert fragment in result.stderr, (fragment, result.stderr[-3000:])
@@ -161,7 +164,14 @@ def test_an_unreachable_s3_endpoint_fails_fast_naming_the_setting() -> None:
         ),
         env={"AWS_ACCESS_KEY_ID": "x", "AWS_SECRET_ACCESS_KEY": "y"},
     )
-    refused(result, "cannot reach the S3 endpoint", "storage.s3_endpoint_url")
+    # Worth retrying (the service may be back later), unlike a bad setting.
+    refused(
+        result,
+        "cannot reach the S3 endpoint",
+        "storage.s3_endpoint_url",
+        "transient",
+        exit_code=EXIT_TRANSIENT,
+    )
     assert time.monotonic() - started < 30
 
 
