@@ -17,7 +17,8 @@ blessed against the registry's champion and registered as the challenger.
 * **Manual run**: the trigger form below sets the Params (validated by JSON schema).
 
 Every task calls a pipeline stage through the runner configured in `$ADAGRPO_CONFIG`. Transient
-failures are retried with exponential backoff, bad data never; training takes a slot of the
+failures are retried with exponential backoff; bad data and bad settings never (validation, and a
+stage that refuses its input, fail their task at once); training takes a slot of the
 `adagrpo_gpu` pool; a run still going after 12 hours fails and raises the alert.
 The curated exposures, the training sets, the policy and the registered model are Assets that
 downstream DAGs can be scheduled on.

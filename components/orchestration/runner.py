@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
 from components.core.config import ENV_PREFIX, PipelineConfig
+from components.core.errors import EXIT_BAD_INPUT
 
 if TYPE_CHECKING:
     from docker import DockerClient
@@ -41,6 +42,14 @@ class StageCall:
 class StageFailed(RuntimeError):
     """A stage exited non-zero; the message carries its last output lines."""
 
+    def __init__(self, message: str, exit_code: int) -> None:
+        super().__init__(message)
+        self.exit_code = exit_code
+
+
+class StageRejectedInput(StageFailed):
+    """A stage refused its input or configuration (exit 2): retrying cannot help."""
+
 
 class StageRunner(Protocol):
     def run(self, call: StageCall) -> None: ...
@@ -58,7 +67,9 @@ def relay_output(stage: str, lines: Iterable[str]) -> deque[str]:
 
 def fail_unless_zero(stage: str, exit_code: int, tail: Iterable[str]) -> None:
     if exit_code != 0:
-        raise StageFailed(f"stage {stage!r} exited with {exit_code}:\n" + "\n".join(tail))
+        failure = StageRejectedInput if exit_code == EXIT_BAD_INPUT else StageFailed
+        message = f"stage {stage!r} exited with {exit_code}:\n" + "\n".join(tail)
+        raise failure(message, exit_code)
 
 
 class SubprocessRunner:

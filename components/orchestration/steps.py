@@ -12,7 +12,7 @@ from typing import Any
 
 from components.core import layout
 from components.core.config import load_config
-from components.orchestration.runner import StageCall, runner_for
+from components.orchestration.runner import StageCall, StageRejectedInput, runner_for
 
 # Stages that rewrite every day of the lookback window (late events land up to a day late).
 WINDOWED_STAGES = frozenset({"simulate", "extract", "validate"})
@@ -36,7 +36,14 @@ def stage_call(
 
 
 def run_stage(stage: str, ds: str, params: Mapping[str, Any], method: str | None = None) -> None:
-    runner_for(load_config(), stage).run(stage_call(stage, ds, params, method))
+    """Run ``stage`` for the logical date ``ds``; a stage that refused its input fails the task
+    without its retries, any other failure is retried."""
+    try:
+        runner_for(load_config(), stage).run(stage_call(stage, ds, params, method))
+    except StageRejectedInput as exc:
+        from airflow.sdk.exceptions import AirflowFailException
+
+        raise AirflowFailException(str(exc)) from exc
 
 
 def registers(run_type: str, params: Mapping[str, Any]) -> bool:

@@ -5,16 +5,20 @@ from __future__ import annotations
 import sys
 
 import pytest
+from airflow.sdk.exceptions import AirflowFailException
 
 from components.core.config import ConfigError, PipelineConfig, load_config
+from components.core.errors import EXIT_BAD_INPUT, EXIT_TRANSIENT
 from components.orchestration import steps
 from components.orchestration.runner import (
     DockerRunner,
     StageCall,
     StageFailed,
+    StageRejectedInput,
     SubprocessRunner,
     config_environment,
     decoded_lines,
+    fail_unless_zero,
     runner_for,
 )
 
@@ -25,11 +29,19 @@ def test_subprocess_runner_runs_the_cli(caplog: pytest.LogCaptureFixture) -> Non
     assert "seed: 11" in caplog.text
 
 
-def test_failed_stage_raises_with_its_output() -> None:
-    with pytest.raises(StageFailed, match=r"(?s)'extract' exited with 2.*lookback_days"):
+def test_a_stage_refusing_its_input_raises_with_its_output() -> None:
+    with pytest.raises(StageRejectedInput, match=r"(?s)'extract' exited with 2.*lookback_days"):
         SubprocessRunner(sys.executable).run(
             StageCall("extract", ("--ds", "2026-11-03", "--set", "extract.lookback_days=0"))
         )
+
+
+@pytest.mark.parametrize("exit_code", [1, EXIT_TRANSIENT, 137])
+def test_other_failures_are_not_taken_for_bad_input(exit_code: int) -> None:
+    with pytest.raises(StageFailed, match=f"exited with {exit_code}:\nlast line") as failure:
+        fail_unless_zero("train", exit_code, ["last line"])
+    assert failure.value.exit_code == exit_code
+    assert not isinstance(failure.value, StageRejectedInput)
 
 
 class RecordingRunner:
@@ -66,6 +78,31 @@ def test_run_stage_uses_the_configured_runner(monkeypatch: pytest.MonkeyPatch) -
     monkeypatch.setattr(steps, "runner_for", lambda config, stage: runner)
     steps.run_stage("extract", "2026-11-03", {"lookback_days": 2})
     assert [call.stage for call in runner.calls] == ["extract"]
+
+
+class FailingRunner:
+    def __init__(self, exit_code: int) -> None:
+        self.exit_code = exit_code
+
+    def run(self, call: StageCall) -> None:
+        fail_unless_zero(call.stage, self.exit_code, ["the stage's last line"])
+
+
+def test_a_task_whose_stage_refused_its_input_fails_without_retries(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(steps, "runner_for", lambda config, stage: FailingRunner(EXIT_BAD_INPUT))
+    with pytest.raises(AirflowFailException, match="the stage's last line"):
+        steps.run_stage("features", "2026-11-03", {"lookback_days": 2})
+
+
+def test_a_task_whose_stage_may_heal_is_left_to_its_retries(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(steps, "runner_for", lambda config, stage: FailingRunner(EXIT_TRANSIENT))
+    with pytest.raises(StageFailed) as failure:
+        steps.run_stage("features", "2026-11-03", {"lookback_days": 2})
+    assert not isinstance(failure.value, AirflowFailException)
 
 
 def test_missing_raw_partitions_lists_the_window(
