@@ -1,13 +1,15 @@
 """Seconds per RL step against seconds per SFT step, side by side on the same model and batch.
-Goal: an AdaGRPO step at most 2x an SFT step at G=8 and batch 256.
+Goal: an AdaGRPO step at most 2x an SFT step at G=8 and batch 256. Beside it, the beam rollouts
+of MiniOneRec's recipe at G=16, for AdaGRPO and for the mixture.
 
 The pipeline's default policy (4 layers, width 128, the SID-prefix table) over a Beauty-sized
 catalog (12,000 random SIDs of 3 codes of 256 and a de-duplication token), 4,096 sequences of
 5 to 21 items (Beauty's users have 9 on average, histories are capped at 20), and the real
 ranker code (feature snapshots, encoder, click model) with random weights as the reward. Every
 step is a full optimizer step; the RL steps are broken down into rollouts (sampling with the KV
-cache, G=8), reward scoring, the rest of the rollout phase (advantages, gate), the forward pass
-(the NLL anchor and the teacher-forced log-prob pass of the admitted rollouts) and backward.
+cache at G=8, or the G=16 beams of a beam search), reward scoring, the rest of the rollout phase
+(advantages, gate), the forward pass (the NLL anchor and the teacher-forced log-prob pass of the
+admitted rollouts) and backward.
 ``mix`` admits every sample: it is the cost of GRPO without AdaGRPO's gate.
 """
 
@@ -33,13 +35,13 @@ from components.ranker.scorer import RankerScorer
 from components.trainer.distributed import Workers
 from components.trainer.loop import adamw
 from components.trainer.objective import Objective, PolicyLoss
-from components.trainer.rewards import RankerReward, score_groups
+from components.trainer.rewards import Rollout, make_reward
 from components.trainer.rl import RolloutPhase
 from components.trainer.sequences import Sequences
 
 VOCAB = (256, 256, 256, 32)
 ITEMS, USERS, SEQUENCES = 12_000, 20_000, 4_096
-BATCH, GROUP = 256, 8
+BATCH, GROUP, BEAMS = 256, 8, 16
 STEPS, WARMUP = 5, 1
 GOAL = 2.0
 SEED = 0
@@ -52,31 +54,39 @@ def run(workdir: Path) -> dict[str, Any]:
     catalog, sequences = _data(rng)
     trie = SidTrie(catalog, torch.arange(ITEMS), VOCAB)
     scorer = _ranker(rng)
-    settings = RLConfig(group_size=GROUP, batch_size=BATCH)
+    sampled = RLConfig(group_size=GROUP, batch_size=BATCH)
+    beams = sampled.model_copy(update={"rollout": "beam", "group_size": BEAMS})
     config = PolicyConfig(VOCAB, 20, prefix_buckets=PolicyModelConfig().prefix_buckets, dropout=0.1)
     batches = [rng.choice(SEQUENCES, BATCH, replace=False) for _ in range(STEPS + WARMUP)]
 
     results: dict[str, Any] = {
         "model": {"layers": config.n_layer, "width": config.d_model, "vocab": list(VOCAB)},
         "batch": BATCH,
-        "group_size": GROUP,
+        "group_size": {"sample": GROUP, "beam": BEAMS},
         "catalog_items": ITEMS,
         "torch_threads": torch.get_num_threads(),
     }
-    for method in ("nll", "adagrpo", "mix"):
+    variants = {
+        "nll": ("nll", sampled),
+        "adagrpo": ("adagrpo", sampled),
+        "mix": ("mix", sampled),
+        f"adagrpo_beam{BEAMS}": ("adagrpo", beams),
+        f"mix_beam{BEAMS}": ("mix", beams),
+    }
+    for name, (method, settings) in variants.items():
         torch.manual_seed(SEED)
         policy = Policy(config).train()
         phase = None
         if method != "nll":
-            reward = RankerReward(scorer)
+            reward = make_reward("ranker", scorer, settings.r_invalid)
             phase = RolloutPhase(
                 policy, None, reward, settings, method, trie, trie, seed=SEED, rank=0
             )
         objective = Objective(PolicyLoss(policy, method, settings, trie), phase)
-        results[method] = _time_steps(policy, objective, sequences, batches)
+        results[name] = _time_steps(policy, objective, sequences, batches)
     sft = results["nll"]["step_s"]
-    for method in ("adagrpo", "mix"):
-        results[method]["x_sft"] = round(results[method]["step_s"] / sft, 2)
+    for name in list(variants)[1:]:
+        results[name]["x_sft"] = round(results[name]["step_s"] / sft, 2)
     results["goal_x_sft"] = GOAL
     results["meets_goal"] = results["adagrpo"]["x_sft"] <= GOAL
     return results
@@ -119,7 +129,7 @@ def _time_steps(
 def _rollout_breakdown(
     phase: RolloutPhase, sequences: Sequences, index: np.ndarray
 ) -> dict[str, float]:
-    """The rollout phase's two costly parts, timed on their own: sampling and reward scoring."""
+    """The rollout phase's two costly parts, timed on their own: generation and reward scoring."""
     history, _ = sequences.last_examples(index)
     started = time.perf_counter()
     phase.policy.eval()
@@ -127,7 +137,9 @@ def _rollout_breakdown(
     phase.policy.train()
     sampled = time.perf_counter()
     items = phase.catalog.lookup(generated.items)
-    score_groups(phase.reward, sequences.users[index], sequences.last_items[index], items, 0.0)
+    members = torch.ones(items.shape, dtype=torch.bool)
+    users, targets = sequences.users[index], sequences.last_items[index]
+    phase.reward(Rollout(users, targets, items, members, generated.logprobs))
     scored = time.perf_counter()
     return {"rollouts_s": round(sampled - started, 3), "reward_s": round(scored - sampled, 3)}
 

@@ -96,7 +96,8 @@ def _reinforced(
     storage = LocalStorage(root)
     runs: dict[str, dict[str, Any]] = {}
     for method, weight in (("nll", 0.0), ("mix", mix_lambda), ("adagrpo", adagrpo_lambda)):
-        key = layout.run_key(method, weight, seed=0, from_init=True)
+        recipe = budget.model_copy(update={"grpo_weight": weight})
+        key = layout.run_key(method, recipe, seed=0, from_init=True)
         knobs = ("--set", f"rl.grpo_weight={weight}") if weight else ()
         seconds[f"train {key}"] = timed_stage(
             root, "train", *flags, "--method", method, "--init", SFT_KEY, *knobs
@@ -106,7 +107,7 @@ def _reinforced(
         best = storage.read_json(run.evaluation_summary)["best"]
         runs[key] = {"best_step": best["step"], "valid": best["valid"], "test": best["test"],
                      "train_seconds": run.manifest()["seconds_this_attempt"]}  # fmt: skip
-    adagrpo = runs[layout.run_key("adagrpo", adagrpo_lambda, seed=0, from_init=True)]["test"]
+    adagrpo = runs[layout.run_key("adagrpo", budget, seed=0, from_init=True)]["test"]
     return {
         "budget": budget.model_dump(mode="json"),
         "reward": storage.read_json(f"{ranker_partition(DS)}/metrics.json")["evaluation"],

@@ -28,7 +28,7 @@ from components.policy.trie import SidTrie
 from components.ranker.scorer import RankerScorer
 from components.simulate.truth import TrueRelevance
 from components.trainer.checkpoints import PolicyRun, StartingPoint, evaluated_runs
-from components.trainer.rewards import NO_ITEM, RankerReward
+from components.trainer.rewards import NO_ITEM, make_reward
 from components.trainer.rl import Outcome, RolloutPhase
 
 log = logging.getLogger(__name__)
@@ -54,7 +54,7 @@ def analyze(config: PipelineConfig, ds: date) -> dict[str, Any]:
     phase = RolloutPhase(
         policy,
         None,
-        RankerReward(RankerScorer.load(storage, ds)),
+        make_reward("ranker", RankerScorer.load(storage, ds), config.rl.r_invalid),
         config.rl,
         "adagrpo",
         catalog,

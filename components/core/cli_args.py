@@ -70,4 +70,4 @@ def chosen_run(args: argparse.Namespace, config: PipelineConfig) -> str:
     if args.run:
         return str(args.run)
     method = args.method or config.train.method
-    return run_key(method, config.rl.grpo_weight, config.train.seed, from_init=False)
+    return run_key(method, config.rl, config.train.seed, from_init=False)

@@ -188,6 +188,7 @@ class PolicyModelConfig(Section):
 
 
 Method = Literal["nll", "mix", "grpo", "adagrpo", "adagrpo-difficulty", "adagrpo-discriminability"]
+RewardKind = Literal["ranker", "hit", "ranker+hit", "hit-rank", "ranker-rank"]
 
 
 class TrainConfig(Section):
@@ -232,19 +233,27 @@ class RLConfig(Section):
     batch_size: int = Field(
         256, ge=1, le=65_536, description="N: sequences per step; each one's last item is a sample"
     )
-    learning_rate: float = Field(2e-4, gt=0, le=1, description="Peak learning rate")
-    warmup_steps: int = Field(10, ge=0, le=100_000)
+    learning_rate: float = Field(
+        2e-4, gt=0, le=1, description="Peak learning rate of RL runs (SFT has train.learning_rate)"
+    )
+    warmup_steps: int = Field(
+        10, ge=0, le=100_000, description="Linear warmup of RL runs, then cosine decay"
+    )
     checkpoint_every: int = Field(50, ge=1, description="Steps; the last step always saves")
     ema_decay: float = Field(
-        0.0,
+        0.9,
         ge=0,
         lt=1,
-        description="As train.ema_decay, for RL runs; its own setting because a short RL budget "
-        "under the SFT run's slow average would publish little more than the start's weights",
+        description="Checkpoints publish a moving average of the weights with this decay per step "
+        "(0: the trained weights); its own setting because a short RL budget under the SFT "
+        "run's slow average would publish little more than the start's weights (a decay d "
+        "averages over about 1 / (1 - d) steps)",
     )
     group_size: int = Field(8, ge=2, le=256, description="G: rollouts per sample")
     rollout: Literal["sample", "beam"] = Field(
-        "sample", description="Sampling at `temperature`, or the G beams of a beam search"
+        "sample",
+        description="Sampling at `temperature`, or the G beams of a beam search (MiniOneRec's "
+        "rollouts); beams that are no item are dropped from their group",
     )
     temperature: float = Field(1.0, gt=0, le=10, description="Sampling temperature of rollouts")
     constrained: bool = Field(
@@ -268,12 +277,19 @@ class RLConfig(Section):
         description="sequence_mean: token mean per rollout (GRPO); token_sum: every token "
         "weighs the same (DAPO); constant: token sum over G x L (Dr. GRPO)",
     )
-    reward: Literal["ranker", "hit", "ranker+hit"] = Field(
+    reward: RewardKind = Field(
         "ranker",
-        description="ranker: the day's click model (the paper's); hit: 1 for the ground truth",
+        description="ranker: the day's click model (the paper's); hit: 1 for the ground truth; "
+        "ranker+hit: their sum; hit-rank: 1 for the ground truth and, in a group that holds "
+        "it, a penalty 1/log2(i + 2) for the other rollout at rank i, normalised to sum to -1 "
+        "(MiniOneRec's); ranker-rank: the ranker's scores as mid-ranks within the group, so "
+        "that their scale does not matter",
     )
     r_invalid: float = Field(
-        0.0, ge=-10, le=10, description="Reward of a hallucinated rollout (0: the lowest P(click))"
+        0.0,
+        ge=-10,
+        le=10,
+        description="Reward of a hallucinated sampled rollout (0: the lowest P(click) or rank)",
     )
     difficulty: Literal["rollouts", "probability"] = Field(
         "rollouts",
@@ -295,6 +311,28 @@ class RLConfig(Section):
         le=1,
         description="Discriminable: the reward ranks the truth above at least this share of "
         "the valid negatives (ties count half)",
+    )
+    tau_hit_quantile: float | None = Field(
+        None, ge=0, le=1, description="When set, tau_hit is this quantile of the batch's hit shares"
+    )
+    tau_ent_quantile: float | None = Field(
+        None,
+        ge=0,
+        le=1,
+        description="When set, tau_ent is this quantile of the batch's rollout entropies",
+    )
+    tau_prob_quantile: float | None = Field(
+        None,
+        ge=0,
+        le=1,
+        description="When set, tau_prob is this quantile of the batch's P(truth): 0.5 calls the "
+        "least confident half of the samples difficult",
+    )
+    tau_disc_quantile: float | None = Field(
+        None,
+        ge=0,
+        le=1,
+        description="When set, tau_disc is this quantile of the batch's discriminability",
     )
 
 

@@ -7,6 +7,10 @@ from __future__ import annotations
 
 import re
 from datetime import date, timedelta
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from components.core.config import RLConfig
 
 RAW_EXPOSURES = "raw/exposures"  # partitioned by arrival day; late and duplicate events happen
 RAW_CATALOG = "raw/catalog"  # one full catalog snapshot per day
@@ -107,15 +111,32 @@ def window(ds: date, days: int) -> list[date]:
 
 SFT_KEY = "method=nll"
 WEIGHTED_METHODS = ("mix", "adagrpo", "adagrpo-difficulty", "adagrpo-discriminability")
+# Each knob a run key may name, and the setting it stands for.
+KEY_SETTINGS = {
+    "lambda": "rl.grpo_weight",
+    "reward": "rl.reward",
+    "sample": "rl.group_size",  # sample=G: G rollouts sampled (rl.rollout=sample)
+    "beam": "rl.group_size",  # beam=G: the G beams of a beam search (rl.rollout=beam)
+    "ema": "rl.ema_decay",
+    "seed": "train.seed",
+}
 
 
-def run_key(method: str, grpo_weight: float, seed: int, from_init: bool) -> str:
-    """The run's folder name: its method and the knobs that tell its variants apart."""
+def run_key(method: str, rl: RLConfig, seed: int, from_init: bool) -> str:
+    """The run's folder name: its method and every knob of its recipe, so that two recipes
+    never share a folder: the GRPO weight, the reward, the rollouts and their number, the
+    weight average; e.g. ``method=adagrpo,lambda=1,reward=ranker,beam=16,ema=0.9``. SFT from
+    scratch is ``method=nll``."""
     parts = [f"method={method}"]
-    if method == "nll" and from_init:
+    if method == "nll":
+        if not from_init:
+            return SFT_KEY if not seed else f"{SFT_KEY},seed={seed}"
         parts.append("continued")
-    if method in WEIGHTED_METHODS:
-        parts.append(f"lambda={grpo_weight:g}")
+    else:
+        if method in WEIGHTED_METHODS:
+            parts.append(f"lambda={rl.grpo_weight:g}")
+        parts += [f"reward={rl.reward}", f"{rl.rollout}={rl.group_size}"]
+    parts.append(f"ema={rl.ema_decay:g}")
     if seed:
         parts.append(f"seed={seed}")
     return ",".join(parts)
@@ -134,11 +155,10 @@ def train_command(ds: date, key: str) -> str:
     words = ["adagrpo train", f"--ds {ds.isoformat()}", f"--{method.replace('=', ' ')}"]
     for knob in knobs:
         name, _, value = knob.partition("=")
-        words.append(
-            {
-                "continued": f"--init {SFT_KEY}",
-                "lambda": f"--set rl.grpo_weight={value}",
-                "seed": f"--set train.seed={value}",
-            }.get(name, knob)
-        )
+        if name == "continued":
+            words.append(f"--init {SFT_KEY}")
+            continue
+        if name in ("sample", "beam"):
+            words.append(f"--set rl.rollout={name}")
+        words.append(f"--set {KEY_SETTINGS[name]}={value}" if name in KEY_SETTINGS else knob)
     return " ".join(words)

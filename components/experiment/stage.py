@@ -71,7 +71,7 @@ def run_experiment(
     for seed in range(seeds):  # seed by seed, so that an interrupted experiment has whole seeds
         for variant in variants:
             chosen = _config(config, variant, seed)
-            key = layout.run_key(variant.method, variant.weight, seed, from_init=True)
+            key = layout.run_key(variant.method, chosen.rl, seed, from_init=True)
             log.info("experiment: %s (seed %d) -> %s", variant.name, seed, key)
             train(chosen, ds, init=layout.SFT_KEY)
             summary = evaluate(chosen, ds, key)

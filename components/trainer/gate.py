@@ -9,6 +9,11 @@
   count half) is at least ``tau_disc``. A sample without a valid negative is not discriminable:
   nothing says the reward could tell the truth apart.
 
+Each threshold is fixed, or (``tau_*_quantile``) a quantile of its values over the batch, so
+that a diagnostic admits a known share of the samples whatever the policy's calibration: with
+``tau_prob_quantile`` 0.5 the least confident half is difficult. Under DDP the quantile is
+taken over each worker's share of the batch.
+
 Everything is computed without gradient from what the rollout phase already has.
 """
 
@@ -19,6 +24,8 @@ from dataclasses import dataclass
 
 import torch
 from torch import Tensor
+
+from components.core.config import RLConfig
 
 METHOD_GATES = {
     # method: (uses difficulty, uses discriminability); None: no GRPO term at all.
@@ -67,6 +74,32 @@ def discriminability(
     return torch.where(count > 0, share, torch.full_like(share, float("nan")))
 
 
+@dataclass(frozen=True)
+class Thresholds:
+    """The four thresholds: each a fixed value, or a quantile of the batch when one is given."""
+
+    tau_hit: float
+    tau_ent: float
+    tau_prob: float
+    tau_disc: float
+    tau_hit_quantile: float | None = None
+    tau_ent_quantile: float | None = None
+    tau_prob_quantile: float | None = None
+    tau_disc_quantile: float | None = None
+
+    @classmethod
+    def of(cls, settings: RLConfig) -> Thresholds:
+        return cls(**{name: getattr(settings, name) for name in cls.__dataclass_fields__})
+
+    def value(self, name: str, values: Tensor) -> float:
+        """Threshold ``name`` (e.g. "tau_prob") for this batch's ``values`` (NaN ignored)."""
+        quantile = getattr(self, f"{name}_quantile")
+        known = values[~values.isnan()]
+        if quantile is None or len(known) == 0:
+            return float(getattr(self, name))
+        return float(torch.quantile(known.double(), quantile))
+
+
 def diagnose(
     is_target: Tensor,
     items: Tensor,
@@ -74,10 +107,7 @@ def diagnose(
     rewards: Tensor,
     target_reward: Tensor,
     target_probability: Tensor | None,
-    tau_hit: float,
-    tau_ent: float,
-    tau_prob: float,
-    tau_disc: float,
+    thresholds: Thresholds,
 ) -> Diagnostics:
     """Both diagnostics of every sample. ``is_target`` (N, G): rollout j is the ground truth;
     ``items`` (N, G, L) the rollout SIDs; ``target_probability`` (N,) for the probability kind
@@ -85,11 +115,13 @@ def diagnose(
     hits = (is_target & valid).float().sum(1) / valid.sum(1).clamp(min=1)
     entropy = rollout_entropy(items, valid)
     if target_probability is None:
-        difficult = (hits <= tau_hit) & (entropy >= tau_ent)
+        difficult = (hits <= thresholds.value("tau_hit", hits)) & (
+            entropy >= thresholds.value("tau_ent", entropy)
+        )
     else:
-        difficult = target_probability <= tau_prob
+        difficult = target_probability <= thresholds.value("tau_prob", target_probability)
     share = discriminability(target_reward, rewards, is_target, valid)
-    discriminable = ~share.isnan() & (share >= tau_disc)
+    discriminable = ~share.isnan() & (share >= thresholds.value("tau_disc", share))
     return Diagnostics(hits, entropy, share, difficult, discriminable)
 
 

@@ -104,7 +104,13 @@ def train_policy(
     while state.step < budget.steps:
         batches = sequences.epoch_batches(state.epoch, settings.seed, budget.batch_size)
         for number in range(state.batch, len(batches)):
-            batch, prepared = objective.batch(sequences, batches[number], state.step, workers)
+            step = state.step + 1
+            save = step % budget.checkpoint_every == 0 or step == budget.steps
+            # Every checkpoint ends with a progress line, so it records its own loss and epoch.
+            logged = step % settings.log_every == 0 or save
+            batch, prepared = objective.batch(
+                sequences, batches[number], state.step, workers, measure=logged
+            )
             with torch.autocast(workers.device.type, dtype=torch.bfloat16, enabled=use_bf16):
                 loss, stats = model(batch)
             if not torch.isfinite(loss):
@@ -123,9 +129,7 @@ def train_policy(
             state = TrainingState(state.step + 1, state.epoch + done, 0 if done else number + 1,
                                   state.metrics)  # fmt: skip
             meter.add({**prepared, **stats}, grad_norm.detach(), len(batches[number]))
-            # Every checkpoint ends with a progress line, so it records its own loss and epoch.
-            save = state.step % budget.checkpoint_every == 0 or state.step == budget.steps
-            if state.step % settings.log_every == 0 or save:
+            if logged:
                 record = meter.flush(state.step, float(scheduler.get_last_lr()[0]), workers)
                 state.metrics.append(record)
                 if workers.is_main:
@@ -265,11 +269,12 @@ class _Meter:
         parts = [f"step {record['step']:,}/{self.total_steps:,} epoch {record['epoch']:.2f}"]
         if record["loss"] is not None:
             parts.append(f"loss {record['loss']:.4f}")
-        if "grpo_loss" in record:
+        if "admission" in record:
             parts.append(
-                f"grpo {record['grpo_loss']:+.4f} admitted {record['admission']:.0%} "
-                f"reward {record['reward_mean']:.4f} flat {record['zero_variance']:.0%} "
-                f"halluc {record['hallucination']:.1%}"
+                f"grpo |g| {record['grpo_grad_norm']:.3f} admitted {record['admission']:.0%} "
+                f"(difficult {record['difficult']:.0%}, discriminable "
+                f"{record['discriminable']:.0%}) reward {record['reward_mean']:.4f} flat "
+                f"{record['zero_variance']:.0%} halluc {record['hallucination']:.1%}"
             )
         parts.append(f"lr {record['lr']:.2e} |g| {record['grad_norm']:.2f}")
         parts.append(f"{record['sequences_per_s']:,.0f} seq/s ETA {left:.0f}s")

@@ -66,11 +66,27 @@ class PolicyLoss(nn.Module):
             return loss, stats
         term, kl_sum, kl_tokens = self._grpo(rollouts)
         weight = 1.0 if self.method == "grpo" else self.settings.grpo_weight
-        loss = loss + weight * term * rollouts.scale
+        weighted = weight * term * rollouts.scale
+        loss = loss + weighted
         samples = torch.tensor(float(len(rollouts.gate)))
         stats["grpo_loss"] = (term.detach().cpu(), samples)
         stats["kl"] = (kl_sum.cpu(), kl_tokens.cpu())
+        if batch.measure:
+            stats["grpo_grad_norm"] = (self._gradient_norm(weighted), torch.ones(()))
         return loss, stats
+
+    def _gradient_norm(self, term: Tensor) -> Tensor:
+        """The norm of ``term``'s own gradient: what the reward pushes with, beside the NLL.
+
+        The surrogate's value says nothing (its ratio is 1 on the step that draws the
+        rollouts); its gradient does. Measured on logged steps only (a second backward pass
+        over the GRPO graph), without touching ``.grad``, so DDP's reduction never sees it."""
+        if not term.requires_grad:
+            return torch.zeros(())
+        parameters = [p for p in self.policy.parameters() if p.requires_grad]
+        grads = torch.autograd.grad(term, parameters, retain_graph=True, allow_unused=True)
+        squares = [g.detach().float().pow(2).sum() for g in grads if g is not None]
+        return torch.stack(squares).sum().sqrt().cpu() if squares else torch.zeros(())
 
     def _grpo(self, rollouts: Rollouts) -> tuple[Tensor, Tensor, Tensor]:
         """The sum over the admitted samples of their GRPO loss; the KL's sum and tokens."""
@@ -117,10 +133,16 @@ class Objective:
         return cls(PolicyLoss(policy, "nll", RLConfig(), None))
 
     def batch(
-        self, sequences: Sequences, index: np.ndarray, step: int, workers: Workers
+        self,
+        sequences: Sequences,
+        index: np.ndarray,
+        step: int,
+        workers: Workers,
+        measure: bool = False,
     ) -> tuple[StepBatch, Stats]:
         """This worker's share of the batch of sequences ``index`` at ``step``, with its
-        rollouts; the statistics of the rollout phase."""
+        rollouts; the statistics of the rollout phase. ``measure``: the step is logged, so
+        the GRPO term's gradient norm is measured too."""
         codes, targets = sequences.batch(index)
         normalizer = (targets != PAD).sum().item() / workers.world
         codes = workers.shard(codes).to(workers.device, non_blocking=True)
@@ -130,4 +152,4 @@ class Objective:
         rollouts, stats = self.rollouts(
             sequences, workers.shard(index), step, samples=len(index), world=workers.world
         )
-        return StepBatch(codes, targets, normalizer, rollouts), stats
+        return StepBatch(codes, targets, normalizer, rollouts, measure), stats

@@ -2,9 +2,11 @@
 
 1. ``RolloutPhase`` (no gradient, outside DDP): for each sample (a sequence's last item and
    the history before it), G rollouts from the policy in eval mode, drawn from a generator
-   seeded by (seed, step, rank) so that a resumed run draws the same ones; each rollout mapped
-   to its item or marked hallucinated; rewards in one batched call; group advantages; the two
-   diagnostics and the gate; the reference's log-probs when the KL is on.
+   seeded by (seed, step, rank) so that a resumed run draws the same ones (beam rollouts are
+   deterministic); each rollout mapped to its item or marked hallucinated (a hallucinated beam
+   is dropped from its group, a hallucinated sample earns ``r_invalid``); rewards in one
+   batched call; group advantages; the two diagnostics and the gate; the reference's log-probs
+   when the KL is on.
 2. ``objective.PolicyLoss`` (the module DDP wraps): the NLL anchor and, for the admitted
    samples only, the clipped GRPO surrogate from one teacher-forced pass over their rollouts,
    under the sampler's temperature and trie so that the ratio is exact.
@@ -25,7 +27,7 @@ from components.policy.generation import Generated, beam_search, sample, sequenc
 from components.policy.model import Policy
 from components.policy.trie import SidTrie
 from components.trainer import gate, grpo
-from components.trainer.rewards import NO_ITEM, Reward, score_groups
+from components.trainer.rewards import NO_ITEM, GroupReward, Rollout
 from components.trainer.sequences import Sequences
 
 Stats = dict[str, tuple[Tensor, Tensor]]  # name: (total, count), summed over steps and workers
@@ -51,8 +53,9 @@ class Outcome:
 
     generated: Generated  # (n, G, L) rollout SIDs and their per-token log-probs
     active: Tensor  # (n, G, L) tokens of real rollouts
-    valid: Tensor  # (n, G) real rollouts
+    valid: Tensor  # (n, G) the rollouts that make up each group
     item_ids: Tensor  # (n, G) the item of each rollout, NO_ITEM for hallucinations
+    hallucinated: Tensor  # (n, G) real rollouts that are no item
     rewards: Tensor  # (n, G) r_invalid for hallucinations
     target_reward: Tensor  # (n,) the ground truth's reward
     diagnostics: gate.Diagnostics
@@ -65,6 +68,7 @@ class StepBatch:
     targets: Tensor  # the codes with PAD where nothing is predicted
     normalizer: float  # the whole batch's target tokens / workers
     rollouts: Rollouts | None
+    measure: bool = False  # also measure the GRPO term's own gradient norm (a logged step)
 
 
 @contextlib.contextmanager
@@ -83,7 +87,7 @@ class RolloutPhase:
         self,
         policy: Policy,
         reference: Policy | None,
-        reward: Reward,
+        reward: GroupReward,
         settings: RLConfig,
         method: str,
         catalog: SidTrie,
@@ -97,6 +101,7 @@ class RolloutPhase:
         self.settings, self.method = settings, method
         self.catalog, self.seed, self.rank = catalog, seed, rank
         self.trie = listed if settings.constrained else None
+        self.thresholds = gate.Thresholds.of(settings)
 
     @torch.no_grad()
     def explore(
@@ -113,11 +118,13 @@ class RolloutPhase:
                 logp = sequence_logprob(self.policy, history, target_codes)
                 probability = logp.sum(-1).exp().cpu()
         active = torch.isfinite(generated.token_logprobs)
-        valid = active.all(-1).cpu()  # real rollouts (a small trie may leave empty beams)
+        real = active.all(-1).cpu()  # a small trie may leave a beam search empty beams
         items = generated.items.cpu()
-        item_ids = self.catalog.lookup(items).masked_fill(~valid, NO_ITEM)
-        rewards, target_reward = score_groups(
-            self.reward, users, targets, item_ids, settings.r_invalid
+        item_ids = self.catalog.lookup(items).masked_fill(~real, NO_ITEM)
+        hallucinated = real & (item_ids == NO_ITEM)
+        valid = real & ~hallucinated if settings.rollout == "beam" else real
+        rewards, target_reward = self.reward(
+            Rollout(users, targets, item_ids, valid, generated.logprobs.cpu())
         )
         diagnostics = gate.diagnose(
             item_ids == targets[:, None],
@@ -126,13 +133,11 @@ class RolloutPhase:
             rewards,
             target_reward,
             probability,
-            settings.tau_hit,
-            settings.tau_ent,
-            settings.tau_prob,
-            settings.tau_disc,
+            self.thresholds,
         )
         return Outcome(
-            generated, active, valid, item_ids, rewards, target_reward, diagnostics,
+            generated, active & valid.to(active.device)[..., None], valid, item_ids,
+            hallucinated, rewards, target_reward, diagnostics,
             gate.gate(self.method, diagnostics),
         )  # fmt: skip
 
@@ -170,17 +175,17 @@ class RolloutPhase:
             scale=world / samples,
         )
         n = torch.tensor(float(len(index)))
-        real = valid.float()
-        hallucinated = (outcome.item_ids == NO_ITEM) & valid
+        member = valid.float()
+        real = (valid | outcome.hallucinated).float()
         diagnostics = outcome.diagnostics
         stats: Stats = {
             "admission": (outcome.gate.sum(), n),
             "difficult": (diagnostics.difficult.float().sum(), n),
             "discriminable": (diagnostics.discriminable.float().sum(), n),
-            "reward_mean": ((rewards * real).sum(), real.sum()),
+            "reward_mean": ((rewards * member).sum(), member.sum()),
             "reward_std": (_group_std(rewards, valid).sum(), n),
             "zero_variance": (grpo.zero_variance(rewards, valid).float().sum(), n),
-            "hallucination": (hallucinated.float().sum(), real.sum()),
+            "hallucination": (outcome.hallucinated.float().sum(), real.sum()),
         }
         return rollouts, stats
 

@@ -50,7 +50,7 @@ def train(
     workers = Workers.start(settings.device)
     try:
         dataset = open_dataset(storage, ds)
-        key = run_key(settings.method, config.rl.grpo_weight, settings.seed, reinforced)
+        key = run_key(settings.method, config.rl, settings.seed, reinforced)
         run = PolicyRun(storage, ds, key)
         start = (
             StartingPoint.best_of(PolicyRun(storage, ds, init or SFT_KEY)) if reinforced else None
@@ -112,7 +112,8 @@ def train(
 
 def _scorer(config: PipelineConfig, storage: Storage, ds: date) -> RankerScorer | None:
     """The day's ranker, when the reward needs it."""
-    return RankerScorer.load(storage, ds) if config.rl.reward != "hit" else None
+    ranked = config.rl.reward not in ("hit", "hit-rank")
+    return RankerScorer.load(storage, ds) if ranked else None
 
 
 def _reinforced(
@@ -138,7 +139,7 @@ def _reinforced(
     rollouts = RolloutPhase(
         policy,
         reference,
-        make_reward(settings.reward, scorer),
+        make_reward(settings.reward, scorer, settings.r_invalid),
         settings,
         method,
         catalog,

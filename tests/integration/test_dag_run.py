@@ -11,7 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from components.core.config import StorageConfig
+from components.core.config import StorageConfig, load_config
+from components.core.layout import run_key
 from components.core.partitions import read_manifest
 from components.core.storage import LocalStorage, open_storage
 from components.registry.store import ModelRegistry
@@ -21,6 +22,7 @@ pytestmark = [pytest.mark.airflow, pytest.mark.spark]
 
 REPO = Path(__file__).resolve().parents[2]
 DS = date(2026, 11, 3)
+ADAGRPO = run_key("adagrpo", load_config(environ={}).rl, seed=0, from_init=True)  # the default
 
 
 # A bound on a hung run, not a speed target: a busy 2-core machine runs the tiny DAG in minutes.
@@ -68,19 +70,19 @@ def test_dag_runs_every_stage(tmp_path: Path) -> None:
     summary = storage.read_json(f"{policy}/evaluation/summary.json")
     assert summary["best"]["step"] == best
     assert summary["best"]["test"]["constrained"]["hallucination_rate"] == 0.0
-    adagrpo = f"models/policy/dt={DS}/method=adagrpo,lambda=1"
+    adagrpo = f"models/policy/dt={DS}/{ADAGRPO}"
     spec = storage.read_json(f"{adagrpo}/spec.json")
     assert spec["init"]["run"] == "method=nll" and spec["init"]["step"] == best
     ranker = read_manifest(storage, f"models/ranker/dt={DS}")
     assert spec["ranker"]["weights_sha256"] == ranker["weights_sha256"]
     rl = [json.loads(line) for line in storage.read_bytes(f"{adagrpo}/metrics.jsonl").splitlines()]
     assert rl[-1]["step"] == read_manifest(storage, adagrpo)["final_step"]
-    assert {"grpo_loss", "admission", "reward_mean", "zero_variance"} <= rl[-1].keys()
-    assert read_manifest(storage, f"{adagrpo}/evaluation")["run"] == "method=adagrpo,lambda=1"
+    assert {"grpo_grad_norm", "admission", "reward_mean", "zero_variance"} <= rl[-1].keys()
+    assert read_manifest(storage, f"{adagrpo}/evaluation")["run"] == ADAGRPO
 
     # The best checkpoint of either run on validation, blessed and registered as the champion.
     selected = storage.read_json(f"promotion/selection/dt={DS}/selection.json")["selected"]
-    assert selected["run"] in {"method=nll", "method=adagrpo,lambda=1"}
+    assert selected["run"] in {"method=nll", ADAGRPO}
     registration = storage.read_json(f"promotion/registration/dt={DS}/registration.json")
     assert registration["version"] == 1 and registration["alias"]["moves"] == {
         "champion": [None, 1]
@@ -101,7 +103,7 @@ def test_dag_runs_every_stage(tmp_path: Path) -> None:
         (True, True), (True, False), (False, True), (False, False)
     ]  # fmt: skip
     assert sum(s["samples"] for s in strata) == analysis["samples"] == dataset["examples"]["valid"]
-    assert set(analysis["runs"]) == {"method=nll", "method=adagrpo,lambda=1"}
+    assert set(analysis["runs"]) == {"method=nll", ADAGRPO}
     assert analysis["runs"]["method=nll"]["step"] == best
     assert analysis["truth"] == "simulated shop"
     for stratum in strata:

@@ -7,6 +7,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from components.core.config import load_config
+from components.core.layout import run_key
 from tests.integration.test_train_policy import (
     DS,
     adagrpo,
@@ -23,6 +25,7 @@ SETTINGS = (
     "rl.checkpoint_every=2",
     "rl.batch_size=32",
     "rl.group_size=4",
+    "rl.ema_decay=0.5",
     "rl.reward=hit",  # the tiny shop has no ranker here: the rule reward needs none
     "evaluate.max_users=40",
 )
@@ -56,11 +59,14 @@ def test_experiment_compares_every_method_from_one_sft_run(
     comparison, _ = experiment(root)
 
     runs = comparison["runs"]
+    recipe = load_config(overrides=SETTINGS, environ={}).rl
+    half = recipe.model_copy(update={"grpo_weight": 0.5})
     assert [(r["run"], r["seed"]) for r in runs] == [  # seed by seed
-        ("method=nll,continued", 0), ("method=mix,lambda=0.5", 0), ("method=adagrpo,lambda=1", 0),
-        ("method=nll,continued,seed=1", 1), ("method=mix,lambda=0.5,seed=1", 1),
-        ("method=adagrpo,lambda=1,seed=1", 1),
-    ]  # fmt: skip
+        (run_key(method, rl, seed, from_init=True), seed)
+        for seed in (0, 1)
+        for method, rl in (("nll", recipe), ("mix", half), ("adagrpo", recipe))
+    ]
+    assert runs[1]["run"] == "method=mix,lambda=0.5,reward=hit,sample=4,ema=0.5"
     for run in runs:
         spec = json.loads((root / f"models/policy/dt={DS}/{run['run']}/spec.json").read_text())
         assert spec["init"] == {k: comparison["sft"][k] for k in ("run", "step", "model_sha256")}

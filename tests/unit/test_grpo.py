@@ -110,7 +110,7 @@ def diagnose(
         torch.tensor([rewards]),
         torch.tensor([target_reward]),
         None,
-        **settings,
+        gate.Thresholds(**settings),
     )
 
 
@@ -157,7 +157,7 @@ def test_the_probability_kind_of_difficulty() -> None:
     ids = torch.tensor([[7, 7]])
     found = gate.diagnose(
         ids == 7, items(7, 7), ids >= 0, torch.ones(1, 2), torch.ones(1),
-        torch.tensor([0.3]), tau_hit=0.5, tau_ent=0.25, tau_prob=0.5, tau_disc=0.8,
+        torch.tensor([0.3]), gate.Thresholds(tau_hit=0.5, tau_ent=0.25, tau_prob=0.5, tau_disc=0.8),
     )  # fmt: skip
     assert found.difficult.tolist() == [True]  # the rollouts agree, but P(truth) is low
 
@@ -176,3 +176,42 @@ def test_each_method_gates_with_its_diagnostics() -> None:
     assert gate.gate("mix", found).tolist() == [1, 1, 1, 1]
     assert gate.gate("grpo", found).tolist() == [1, 1, 1, 1]
     assert gate.gate("nll", found).tolist() == [0, 0, 0, 0]
+
+
+def batch_of_four(target_probability: torch.Tensor | None, **taus: float) -> gate.Diagnostics:
+    """Four samples whose two rollouts (items 1 and 2) miss the truth (7), rewarded 0.1, 0.5,
+    0.6, 0.7 against the truth's 0.4."""
+    ids = torch.tensor([[1, 2]] * 4)
+    rewards = torch.tensor([[0.1, 0.1], [0.5, 0.5], [0.6, 0.6], [0.7, 0.7]])
+    settings = {"tau_hit": 0.5, "tau_ent": 0.25, "tau_prob": 0.05, "tau_disc": 0.8, **taus}
+    return gate.diagnose(
+        ids == 7, ids[..., None], ids >= 0, rewards, torch.full((4,), 0.4),
+        target_probability, gate.Thresholds(**settings),
+    )  # fmt: skip
+
+
+def test_a_quantile_threshold_calls_that_share_of_the_batch_difficult() -> None:
+    probability = torch.tensor([0.9, 0.1, 0.6, 0.4])
+    # Fixed at 0.05, nothing is difficult; at the median (0.5), the least confident half is.
+    assert batch_of_four(probability).difficult.tolist() == [F, F, F, F]
+    halved = batch_of_four(probability, tau_prob_quantile=0.5)
+    assert halved.difficult.tolist() == [F, T, F, T]
+    quarter = batch_of_four(probability, tau_prob_quantile=0.25)  # 0.1 + 0.75 x 0.3 = 0.325
+    assert quarter.difficult.tolist() == [F, T, F, F]
+
+
+def test_a_quantile_threshold_of_discriminability() -> None:
+    # Discriminability 1, 0, 0, 0 (the truth's 0.4 beats both rollouts of the first only).
+    found = batch_of_four(None, tau_disc=0.0)
+    assert found.discriminability.tolist() == [1.0, 0.0, 0.0, 0.0]
+    assert found.discriminable.tolist() == [T, T, T, T]
+    strict = batch_of_four(None, tau_disc=0.0, tau_disc_quantile=1.0)
+    assert strict.discriminable.tolist() == [T, F, F, F]
+
+
+def test_with_a_biting_difficulty_threshold_the_ablations_differ_from_mix() -> None:
+    found = batch_of_four(torch.tensor([0.9, 0.1, 0.6, 0.4]), tau_prob_quantile=0.5, tau_disc=0.5)
+    assert gate.gate("mix", found).tolist() == [1, 1, 1, 1]
+    assert gate.gate("adagrpo-difficulty", found).tolist() == [0, 1, 0, 1]
+    assert gate.gate("adagrpo-discriminability", found).tolist() == [1, 0, 0, 0]
+    assert gate.gate("adagrpo", found).tolist() == [0, 0, 0, 0]

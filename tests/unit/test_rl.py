@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import random
+import re
 import shutil
 from pathlib import Path
 
@@ -19,7 +20,7 @@ from components.policy.trie import SidTrie
 from components.trainer.checkpoints import MODEL_FILE, PolicyRun
 from components.trainer.loop import Budget, TrainingDiverged, train_policy
 from components.trainer.objective import Objective, PolicyLoss
-from components.trainer.rewards import HitReward
+from components.trainer.rewards import GroupReward, HitReward
 from components.trainer.rl import RolloutPhase, StepBatch
 from components.trainer.sequences import Sequences
 from tests.unit.test_trainer import CPU, DS, POLICY, assert_same_weights, patterned_sequences
@@ -46,7 +47,7 @@ def phase(
 ) -> RolloutPhase:
     arguments: dict[str, object] = {
         "reference": None,
-        "reward": HitReward(),
+        "reward": GroupReward(HitReward(), "hit", settings.r_invalid),
         "catalog": ALL_ITEMS,
         "listed": ALL_ITEMS,
         "seed": 5,
@@ -141,9 +142,10 @@ def test_a_hallucinated_rollout_is_never_scored() -> None:
         return np.ones(len(items))
 
     free = SETTINGS.model_copy(update={"constrained": False, "r_invalid": -1.0})
-    _, stats = phase(
-        new_policy(), "mix", free, catalog=listed, listed=listed, reward=recording_reward
-    )(sequences(), np.arange(8), step=0, samples=8, world=1)
+    reward = GroupReward(recording_reward, "ranker", free.r_invalid)
+    _, stats = phase(new_policy(), "mix", free, catalog=listed, listed=listed, reward=reward)(
+        sequences(), np.arange(8), step=0, samples=8, world=1
+    )
 
     scored = np.concatenate(seen)
     rollout_items = scored[: len(scored) - 8]  # the last 8 are the samples' ground truths
@@ -158,6 +160,51 @@ def test_constrained_rollouts_stay_in_the_trie() -> None:
         sequences(), np.arange(8), step=0, samples=8, world=1
     )
     assert listed.contains(rollouts.items).all() and stats["hallucination"][0].item() == 0
+
+
+def test_hallucinated_beams_are_dropped_from_their_group() -> None:
+    odd = CODES[1::2]  # 8 of the 16 SIDs are items
+    listed = SidTrie(odd, 4 * odd[:, 0] + odd[:, 1], (4, 4))
+    free = SETTINGS.model_copy(update={"constrained": False, "rollout": "beam", "r_invalid": -1.0})
+    rollouts, stats = phase(new_policy(), "mix", free, catalog=listed, listed=listed)(
+        sequences(), np.arange(8), step=0, samples=8, world=1
+    )
+    hallucinated = ~listed.contains(rollouts.items)
+    assert hallucinated.any() and (~hallucinated).any()
+    assert not rollouts.active[hallucinated].any()  # no token of theirs enters the loss
+    assert rollouts.advantages[hallucinated].abs().sum() == 0
+    assert stats["hallucination"][0].item() == hallucinated.sum().item()
+
+
+def test_a_logged_step_measures_the_grpo_terms_own_gradient() -> None:
+    policy = new_policy()
+    batch = step_batch(policy, "mix")
+    _, mixed = gradients(policy, "mix", batch)
+    _, nll = gradients(policy, "nll", dataclasses.replace(batch, rollouts=None))
+    expected = torch.sqrt(sum(((g - nll.get(n, 0)) ** 2).sum() for n, g in mixed.items()))
+
+    policy.zero_grad()
+    torch.manual_seed(0)
+    loss = PolicyLoss(policy, "mix", SETTINGS, ALL_ITEMS)
+    _, measured = loss(dataclasses.replace(batch, measure=True))
+    _, unmeasured = loss(batch)
+
+    assert measured["grpo_grad_norm"][0].item() == pytest.approx(expected.item(), rel=1e-4)
+    assert expected > 0 and "grpo_grad_norm" not in unmeasured
+    assert all(p.grad is None for p in policy.parameters())  # measuring leaves .grad alone
+
+
+def test_the_progress_line_shows_the_grpo_gradient_and_each_diagnostic(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    with caplog.at_level("INFO", logger="components.trainer.loop"):
+        rl_train(tmp_path, method="mix", steps=4)
+    lines = [r.getMessage() for r in caplog.records if r.getMessage().startswith("step ")]
+    assert len(lines) == 4
+    pattern = r"grpo \|g\| \d+\.\d{3} admitted 100% \(difficult \d+%, discriminable \d+%\)"
+    for line in lines:
+        assert re.search(pattern, line), line
+    assert any(not re.search(r"grpo \|g\| 0\.000", line) for line in lines)
 
 
 def rl_train(
@@ -199,7 +246,7 @@ def test_a_killed_rl_run_resumes_to_the_same_weights(tmp_path: Path, rollout: st
 
 def test_rl_checkpoints_average_by_the_rl_setting_not_the_sft_one(tmp_path: Path) -> None:
     run = PolicyRun(LocalStorage(tmp_path / "trained"), DS, "method=adagrpo")
-    policy = rl_train(tmp_path / "trained", sft_ema=0.99)
+    policy = rl_train(tmp_path / "trained", sft_ema=0.99, ema_decay=0.0)
     assert_same_weights(run.load_policy(12), policy)  # no average behind the SFT's decay
 
     averaged = rl_train(tmp_path / "averaged", ema_decay=0.5)
@@ -230,8 +277,8 @@ def test_the_reference_never_changes(tmp_path: Path) -> None:
 class _Exploding(Objective):
     """Supervised, with a loss that turns NaN from step 3 on."""
 
-    def batch(self, sequences, index, step, workers):  # type: ignore[no-untyped-def]
-        batch, stats = super().batch(sequences, index, step, workers)
+    def batch(self, sequences, index, step, workers, measure=False):  # type: ignore[no-untyped-def]
+        batch, stats = super().batch(sequences, index, step, workers, measure)
         return dataclasses.replace(batch, normalizer=float("nan") if step >= 2 else 1.0), stats
 
 
