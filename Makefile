@@ -7,7 +7,7 @@ DEMO_DS ?= 2026-11-14
 # The amazon-beauty folder the Beauty benchmarks read (docs/benchmarks.md says where it comes from).
 BEAUTY ?=
 
-.PHONY: setup java demo airflow compose-demo test test-fast test-live test-compose bench bench-airflow bench-compose bench-experiment bench-quality lint format lock clean
+.PHONY: setup java demo airflow compose-demo test test-fast test-live test-compose bench bench-airflow bench-compose bench-experiment bench-recipe bench-quality lint format lock clean
 
 setup: $(INSTALLED) java
 
@@ -58,6 +58,9 @@ bench-compose: setup  # make demo against make compose-demo OFFLINE=1, side by s
 
 bench-experiment: setup  # every method from the demo day's SFT run, over seeds (after make demo)
 	$(BIN)/python -m benchmarks.experiment
+
+bench-recipe: setup  # the RL recipe chosen on the demo day's validation split, every try recorded (after make demo)
+	$(BIN)/python -m benchmarks.recipe
 
 bench-quality: setup  # the SFT policy on Amazon Beauty against TIGER's published numbers
 	@test -n "$(BEAUTY)" || { echo "usage: make bench-quality BEAUTY=path/to/amazon-beauty (docs/benchmarks.md)"; exit 2; }

@@ -20,6 +20,7 @@ import yaml
 from benchmarks.run import RESULTS, write_result
 from components import cli
 from components.core import layout
+from components.core.config import PipelineConfig, load_config
 from components.core.layout import SFT_KEY
 from components.core.storage import LocalStorage
 from components.experiment.cli import DEFAULT_METHODS
@@ -42,10 +43,11 @@ def main(argv: list[str] | None = None) -> int:
     if not storage.exists(sft.evaluation_summary):
         raise SystemExit(f"no evaluated SFT run of {args.ds} under {args.root}: run `make demo`")
     started = time.perf_counter()
+    flags = [word for setting in budget_settings() for word in ("--set", setting)]
     code = cli.main(
         ["experiment", "--root", str(args.root), "--ds", args.ds.isoformat(),
          "--methods", args.methods, "--seeds", str(args.seeds),
-         "--config", str(CONFIGS / "demo.yaml"), *_overrides(CONFIGS / "experiment.yaml")]
+         "--config", str(CONFIGS / "demo.yaml"), *flags]
     )  # fmt: skip
     if code:
         return code
@@ -57,15 +59,20 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-def _overrides(path: Path) -> list[str]:
-    """``configs/experiment.yaml`` as ``--set section.key=value`` flags over the demo config."""
-    settings = yaml.safe_load(path.read_text())
+def budget_settings() -> list[str]:
+    """``configs/experiment.yaml`` as ``section.key=value`` overrides of the demo config."""
+    settings = yaml.safe_load((CONFIGS / "experiment.yaml").read_text())
     return [
-        flag
+        f"{section}.{key}={value}"
         for section, values in settings.items()
         for key, value in values.items()
-        for flag in ("--set", f"{section}.{key}={value}")
     ]
+
+
+def experiment_config(root: Path) -> PipelineConfig:
+    """The demo config under the experiment's budget, on ``root``."""
+    overrides = [*budget_settings(), f"storage.root={root.resolve()}"]
+    return load_config(CONFIGS / "demo.yaml", overrides, environ={})
 
 
 if __name__ == "__main__":

@@ -65,6 +65,35 @@ class SparkConfig(Section):
     conf: dict[str, str] = Field(default_factory=dict, description="Extra spark.* settings")
 
 
+class LoggingPolicyConfig(Section):
+    """The simulated shop's production recommender: how biased its exposures are. Its defaults
+    are a strongly personalised, popularity-leaning policy; `docs/experiments.md` maps what
+    the bias does to the ranker and to reward-guided training."""
+
+    personalization_weight: float = Field(
+        3.0, ge=0, le=100, description="Weight of the (noisy) taste estimate in the score"
+    )
+    affinity_noise: float = Field(
+        0.3, ge=0, le=100, description="Error of the policy's estimate of a user's taste"
+    )
+    score_noise: float = Field(
+        0.3, ge=0, le=100, description="Per-candidate noise: model error and exploration"
+    )
+    popularity_alpha: float = Field(
+        0.5,
+        ge=0,
+        le=10,
+        description="Candidates are drawn with probability ~ popularity ** alpha (0: uniform)",
+    )
+    random_share: float = Field(
+        0.0,
+        ge=0,
+        le=1,
+        description="Share of slates shown uniformly at random from the catalog (an exploration "
+        "bucket), whatever the policy would have shown",
+    )
+
+
 class SimulateConfig(Section):
     enabled: bool = Field(
         True, description="Embedded runs simulate raw logs; production waits for landed logs"
@@ -73,6 +102,7 @@ class SimulateConfig(Section):
     seed: int = 7
     start: date = date(2026, 11, 1)
     days: int | None = Field(None, ge=1, description="Overrides the scale's number of days")
+    logging_policy: LoggingPolicyConfig = LoggingPolicyConfig()
 
 
 class ExtractConfig(Section):

@@ -66,7 +66,8 @@ def _time_options(parser: argparse.ArgumentParser) -> None:
 
 def _simulate(args: argparse.Namespace, config: PipelineConfig) -> int:
     from components.core.storage import open_storage
-    from components.simulate.stage import simulate
+    from components.simulate.logging_policy import PolicyParams
+    from components.simulate.stage import ShopParams, simulate
 
     settings = config.simulate
     scale = SCALES[args.scale or settings.scale]
@@ -81,6 +82,7 @@ def _simulate(args: argparse.Namespace, config: PipelineConfig) -> int:
         start=start,
         days=days,
         first_day=first_day,
+        params=ShopParams(policy=PolicyParams(**settings.logging_policy.model_dump())),
         serve_url=args.serve,
         history_items=config.datasets.max_history,
     )

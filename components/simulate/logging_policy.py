@@ -2,7 +2,9 @@
 
 Per request it draws a candidate pool by popularity (never scoring the whole catalog), scores
 each candidate with log popularity plus a coarse, noisy guess of the user's taste, and shows
-the best distinct candidates as a slate. The score it logs is the score it ranked by.
+the best distinct candidates as a slate. The score it logs is the score it ranked by. A share of
+the requests (an exploration bucket) gets a slate of uniformly random items instead, logged
+with the random scores it was ordered by.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ class PolicyParams:
     personalization_weight: float = 3.0
     affinity_noise: float = 0.3  # error of the policy's estimate of a user's category affinity
     score_noise: float = 0.3  # per-candidate noise: model error and exploration
+    random_share: float = 0.0  # share of requests shown uniformly random items
 
 
 @dataclass(frozen=True)
@@ -96,4 +99,16 @@ class ProductionPolicy:
             + params.personalization_weight * personal
             + noise
         )
-        return top_distinct(pools, scores, params.slate_size)
+        slates = top_distinct(pools, scores, params.slate_size)
+        if params.random_share > 0:
+            slates = self._explore(rng, slates, rng.random(len(users)) < params.random_share)
+        return slates
+
+    def _explore(self, rng: np.random.Generator, slates: Slates, rows: np.ndarray) -> Slates:
+        """``slates`` with the slates of ``rows`` replaced by uniformly random distinct items."""
+        width = slates.items.shape[1]
+        pools = rng.integers(0, len(self.log_popularity), (int(rows.sum()), 2 * width))
+        random = top_distinct(pools, rng.random(pools.shape), width)
+        items, scores, shown = slates.items.copy(), slates.scores.copy(), slates.shown.copy()
+        items[rows], scores[rows], shown[rows] = random.items, random.scores, random.shown
+        return Slates(items=items, scores=scores, shown=shown)

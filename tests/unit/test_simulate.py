@@ -351,3 +351,24 @@ def test_cli_flags_override_the_config(tmp_path: Path) -> None:
     assert storage.read_json("truth/params.json")["seed"] == 3
     with pytest.raises(SystemExit):
         main([*argv, "--start", "December"])
+
+
+def test_the_configured_exploration_bucket_spreads_the_exposures_evenly(tmp_path: Path) -> None:
+    def top_tenth_share(random_share: float) -> float:
+        root = tmp_path / str(random_share)
+        setting = f"simulate.logging_policy.random_share={random_share}"
+        argv = ["simulate", "--root", str(root), "--scale", "small", "--days", "1"]
+        assert main([*argv, "--set", setting]) == 0
+        storage = LocalStorage(root)
+        assert storage.read_json("truth/params.json")["policy"]["random_share"] == random_share
+        exposures = read_exposures(storage)
+        initial = range(1, SCALES["small"].items + 1)  # what the first day can show
+        per_item = exposures["item_id"].value_counts().reindex(initial, fill_value=0)
+        top_tenth = np.sort(per_item.to_numpy())[::-1][: len(per_item) // 10]
+        return float(top_tenth.sum() / per_item.sum())
+
+    # The biased policy gives the most shown tenth of the items over half of the exposures; a
+    # uniform draw (about 60 exposures per item, so the top tenth is a little above the mean)
+    # gives it little more than a tenth.
+    assert top_tenth_share(0.0) > 0.5
+    assert 0.1 < top_tenth_share(1.0) < 0.15
