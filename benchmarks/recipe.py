@@ -42,6 +42,7 @@ class Stage:
     tries: tuple[dict[str, Any], ...]  # rl.* settings of each try
     why: str
     chosen_for: tuple[str, ...] = field(default=())  # the settings the winner passes on
+    references: tuple[dict[str, Any], ...] = ()  # tried and recorded, never chosen
 
 
 STAGES = (
@@ -49,9 +50,12 @@ STAGES = (
         "averaging",
         "nll",
         None,
-        ({"ema_decay": 0.0}, {"ema_decay": 0.9}, {"ema_decay": 0.98}),
-        "the weight average's decay, on the control (continued NLL): what suits a 60-step run",
+        ({"ema_decay": 0.9}, {"ema_decay": 0.98}),
+        "the weight average's decay, on the control (continued NLL): what suits a 60-step run "
+        "(averaging is on by default: an SFT run that publishes averaged weights loses their "
+        "smoothing to an RL run without it; no averaging is recorded as the reference)",
         ("ema_decay",),
+        references=({"ema_decay": 0.0},),
     ),
     Stage(
         "rollouts and reward",
@@ -106,6 +110,10 @@ def main(argv: list[str] | None = None) -> int:
     for stage in STAGES:
         results = [_try(config, args.ds, stage, {**chosen, **settings}) for settings in stage.tries]
         best = max(results, key=lambda r: r["valid_ndcg"])
+        for settings in stage.references:
+            results.append(
+                {**_try(config, args.ds, stage, {**chosen, **settings}), "reference": True}
+            )
         chosen.update({name: best["settings"][name] for name in stage.chosen_for})
         log.info("recipe: %s chose %s", stage.name, {k: chosen[k] for k in stage.chosen_for})
         stages.append(

@@ -9,6 +9,11 @@ from typing import Any
 from components.core.html_page import page, png_image
 
 STYLE = "td.num { text-align: right; font-variant-numeric: tabular-nums; }"
+_LABELS = {"truth_ratio": "truth ratio"}
+
+
+def _number(value: float | None) -> str:
+    return f'<td class="num">{"" if value is None else f"{value:.4f}"}</td>'
 
 
 def stratum_name(stratum: dict[str, Any]) -> str:
@@ -28,8 +33,14 @@ def render_report(summary: dict[str, Any]) -> str:
         "thresholds": ", ".join(f"{n} {v}" for n, v in summary["thresholds"].items()),
         "truth": summary["truth"],
     }
+    simulated = summary["truth"] == "simulated shop"
+    metrics = [f"hr@{k}", *(["truth_ratio"] if simulated else [])]
     header = "<tr><th>stratum</th><th>samples</th><th>ranker vs truth</th>"
-    header += "".join(f"<th>HR@{k} {escape(run)}</th>" for run in runs) + "</tr>"
+    header += "".join(
+        f"<th>{_LABELS.get(metric, metric.upper())} {escape(run)}</th>"
+        for metric in metrics
+        for run in runs
+    ) + "</tr>"  # fmt: skip
     rows = []
     for stratum in summary["strata"]:
         accuracy = stratum["ranker_truth_accuracy"]
@@ -38,18 +49,18 @@ def render_report(summary: dict[str, Any]) -> str:
             f'<td class="num">{stratum["samples"]:,} ({stratum["share"]:.0%})</td>',
             f'<td class="num">{"" if accuracy is None else f"{accuracy:.3f}"}</td>',
         ]
-        for run in runs:
-            value = stratum[f"hr@{k}"][run]
-            cells.append(f'<td class="num">{"" if value is None else f"{value:.4f}"}</td>')
+        cells += [_number(stratum[metric][run]) for metric in metrics for run in runs]
         rows.append("<tr>" + "".join(cells) + "</tr>")
     overall = "<tr><td>all</td><td></td><td></td>" + "".join(
-        f'<td class="num">{summary["runs"][run][f"hr@{k}"]:.4f}</td>' for run in runs
+        _number(summary["runs"][run][metric]) for metric in metrics for run in runs
     ) + "</tr>"  # fmt: skip
     body = [
         "<p>Samples are bucketed by the SFT policy's difficulty and the ranker's "
         "discriminability, as AdaGRPO's gate computes them; AdaGRPO admits the first stratum "
         "to the GRPO term. 'Ranker vs truth' is the share of (ground truth, rollout negative) "
-        "pairs that the ranker orders as the users' true relevance does.</p>",
+        "pairs that the ranker orders as the users' true relevance does; the truth ratio is "
+        "the true relevance of a run's top-K lists over that of the truth-optimal lists, what "
+        "the users would really get where HR only counts the next logged click.</p>",
         png_image(_strata_png(summary), f"HR@{k} per stratum and run"),
         "<table>" + header + "".join(rows) + overall + "</table>",
     ]

@@ -3,14 +3,18 @@
 Each validation sample gets the two rollout diagnostics from the best SFT checkpoint and the
 day's ranker, exactly as AdaGRPO's gate computes them (``trainer/rl.py``), which puts it in one
 of four strata. Per stratum: how many samples, each evaluated run's HR@K (its best checkpoint,
-constrained beam search), and on a simulated shop the ranker's pairwise accuracy against what
-the users would really click: the share of (ground truth, valid rollout negative) pairs that
-the ranker orders as the true relevance does (ties half).
+constrained beam search), and on a simulated shop two things the logs cannot show: the
+ranker's pairwise accuracy against what the users would really click (the share of (ground
+truth, valid rollout negative) pairs that the ranker orders as the true relevance does, ties
+half), and each run's truth ratio, the true relevance of its top-K lists over that of the
+truth-optimal lists. The truth ratio per stratum says whether reward guidance raised or lowered
+what the users would really get, where the logged HR only sees the next logged click.
 """
 
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass, fields
 from datetime import date
 from typing import Any
 
@@ -28,6 +32,7 @@ from components.policy.trie import SidTrie
 from components.ranker.scorer import RankerScorer
 from components.simulate.truth import TrueRelevance
 from components.trainer.checkpoints import PolicyRun, StartingPoint, evaluated_runs
+from components.trainer.gate import Thresholds
 from components.trainer.rewards import NO_ITEM, make_reward
 from components.trainer.rl import Outcome, RolloutPhase
 
@@ -67,10 +72,14 @@ def analyze(config: PipelineConfig, ds: date) -> dict[str, Any]:
     truth = TrueRelevance.load(storage)
     agreement = _truth_agreement(truth, split, outcomes) if truth else None
     k = 10 if 10 in config.evaluate.ks else max(config.evaluate.ks)
-    runs = evaluated_runs(storage, ds)
-    hits = {
-        run.key: _run_hits(run, split, catalog, listed, config, k) for run in runs
-    }  # fmt: skip
+    optimal = None
+    if truth is not None:
+        listed_items = dataset.catalog.filter(dataset.catalog.column("listed")).column("item_id")
+        optimal = truth.of_best_lists(split.users, np.asarray(listed_items, dtype=np.int64), k)
+    results = {
+        run.key: _run_result(run, split, catalog, listed, config, k, truth)
+        for run in evaluated_runs(storage, ds)
+    }
     summary = {
         "ds": ds.isoformat(),
         "split": "valid",
@@ -83,14 +92,21 @@ def analyze(config: PipelineConfig, ds: date) -> dict[str, Any]:
         },
         "thresholds": {
             name: getattr(config.rl, name)
-            for name in ("difficulty", "tau_hit", "tau_ent", "tau_prob", "tau_disc")
+            for name in ("difficulty", *(f.name for f in fields(Thresholds)))
+            if getattr(config.rl, name) is not None
         },
         "truth": "simulated shop" if truth else "none: replayed or production data",
+        "ranker_truth_accuracy": _accuracy(agreement, np.ones(len(split), bool)),
         "runs": {
-            key: {"step": step, f"hr@{k}": float(h.mean())} for key, (step, h) in hits.items()
+            key: {
+                "step": result.step,
+                f"hr@{k}": float(result.hits.mean()),
+                "truth_ratio": _truth_ratio(result, optimal, np.ones(len(split), bool)),
+            }
+            for key, result in results.items()
         },
         "strata": [
-            _stratum(difficult, discriminable, stratum == index, hits, agreement, k)
+            _stratum(difficult, discriminable, stratum == index, results, agreement, optimal, k)
             for index, (difficult, discriminable) in enumerate(STRATA)
         ],
     }
@@ -149,43 +165,72 @@ def _truth_agreement(
     return np.concatenate(agree), np.concatenate(pairs)
 
 
-def _run_hits(
+@dataclass(frozen=True)
+class RunResult:
+    step: int  # the run's best checkpoint
+    hits: np.ndarray  # (n,) whether each sample's target is in its top K
+    relevance: np.ndarray | None  # (n,) the mean true relevance of its top K, on a simulation
+
+
+def _run_result(
     run: PolicyRun,
     split: EvalSplit,
     catalog: SidTrie,
     listed: SidTrie,
     config: PipelineConfig,
     k: int,
-) -> tuple[int, np.ndarray]:
-    """The run's best checkpoint and whether each sample's target is in its top ``k``."""
+    truth: TrueRelevance | None,
+) -> RunResult:
+    """The run's best checkpoint, ranking every validation sample's top ``k``."""
     step = StartingPoint.best_of(run).step
     log.info("%s, step %d: ranking the validation samples", run.key, step)
     ranked, _ = rank_items(
         run.load_policy(step), split, catalog, listed, config.evaluate.beam_width,
         config.evaluate.batch_size,
     )  # fmt: skip
-    return step, (ranked[:, :k] == split.targets[:, None]).any(1)
+    lists = ranked[:, :k]
+    relevance = None if truth is None else truth.of_lists(split.users, lists, lists != NO_ITEM)
+    return RunResult(step, (lists == split.targets[:, None]).any(1), relevance)
+
+
+def _truth_ratio(
+    result: RunResult, optimal: np.ndarray | None, members: np.ndarray
+) -> float | None:
+    """The true relevance of the run's lists over that of the truth-optimal lists, on
+    ``members``; None without a truth or without members."""
+    if result.relevance is None or optimal is None or not members.any():
+        return None
+    return float(result.relevance[members].sum() / optimal[members].sum())
+
+
+def _accuracy(agreement: tuple[np.ndarray, np.ndarray] | None, members: np.ndarray) -> float | None:
+    """The ranker's pairwise accuracy against the truth over the pairs of ``members``."""
+    if agreement is None or agreement[1][members].sum() == 0:
+        return None
+    return float(agreement[0][members].sum() / agreement[1][members].sum())
 
 
 def _stratum(
     difficult: bool,
     discriminable: bool,
     members: np.ndarray,
-    hits: dict[str, tuple[int, np.ndarray]],
+    results: dict[str, RunResult],
     agreement: tuple[np.ndarray, np.ndarray] | None,
+    optimal: np.ndarray | None,
     k: int,
 ) -> dict[str, Any]:
     count = int(members.sum())
-    accuracy = None
-    if agreement is not None and agreement[1][members].sum() > 0:
-        accuracy = float(agreement[0][members].sum() / agreement[1][members].sum())
     return {
         "difficult": difficult,
         "discriminable": discriminable,
         "samples": count,
         "share": count / len(members),
-        "ranker_truth_accuracy": accuracy,
+        "ranker_truth_accuracy": _accuracy(agreement, members),
         f"hr@{k}": {
-            key: float(found[members].mean()) if count else None for key, (_, found) in hits.items()
+            key: float(result.hits[members].mean()) if count else None
+            for key, result in results.items()
+        },
+        "truth_ratio": {
+            key: _truth_ratio(result, optimal, members) for key, result in results.items()
         },
     }

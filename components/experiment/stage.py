@@ -65,7 +65,7 @@ def run_experiment(
     sft_summary = evaluate(config, ds, layout.SFT_KEY)
     sft = StartingPoint.best_of(PolicyRun(storage, ds, layout.SFT_KEY))
     dataset = open_dataset(storage, ds)
-    truth = _TruthScore.load(storage, config, dataset, k)
+    truth = TruthScore.load(storage, config, dataset, k)
     variants = [Variant(m, config.rl.grpo_weight if w is None else w) for m, w in methods]
     runs = []
     for seed in range(seeds):  # seed by seed, so that an interrupted experiment has whole seeds
@@ -218,8 +218,24 @@ def _tries(storage: Storage, ds: date, runs: list[dict[str, Any]]) -> list[dict[
     return [entry for entry in earlier if identity(entry) not in tried] + latest
 
 
-class _TruthScore:
-    """Mean true relevance of a policy's top-K test lists over that of the truth-optimal ones."""
+@dataclass(frozen=True)
+class UserScores:
+    """One policy on the test users: per user, whether the held-out item is in its top K
+    (unconstrained beam search), the mean true relevance of that list and of the
+    truth-optimal one."""
+
+    users: np.ndarray
+    hits: np.ndarray
+    relevance: np.ndarray
+    optimal: np.ndarray
+
+    @property
+    def truth_ratio(self) -> float:
+        return float(self.relevance.mean() / self.optimal.mean())
+
+
+class TruthScore:
+    """A policy's top-K test lists against what the simulated users would really click."""
 
     def __init__(
         self, truth: TrueRelevance, config: PipelineConfig, dataset: SidDataset, k: int
@@ -230,34 +246,31 @@ class _TruthScore:
         self.items = np.asarray(listed.column("item_id"), dtype=np.int64)
         self.examples = dataset.split("test")
         self.truth = truth
-        self._optimal: float | None = None
+        self._optimal: np.ndarray | None = None
 
     @classmethod
     def load(
         cls, storage: Storage, config: PipelineConfig, dataset: SidDataset, k: int
-    ) -> _TruthScore | None:
+    ) -> TruthScore | None:
         truth = TrueRelevance.load(storage)
         return None if truth is None else cls(truth, config, dataset, k)
 
     def ratio(self, policy: Policy) -> float:
+        """The mean true relevance of the policy's lists over that of the optimal lists."""
+        return self.per_user(policy).truth_ratio
+
+    def per_user(self, policy: Policy) -> UserScores:
         settings = self.config.evaluate
         split = eval_split("test", self.examples, policy.config, settings.max_users)
         ranked, _ = rank_items(
             policy, split, self.catalog, None, settings.beam_width, settings.batch_size
         )
         lists = ranked[:, : self.k]
-        relevance = np.zeros(lists.shape)
-        found = lists != NO_ITEM
-        users = np.repeat(split.users, self.k).reshape(lists.shape)
-        relevance[found] = self.truth(users[found], lists[found])
-        if self._optimal is None:
-            self._optimal = self._optimal_relevance(split.users)
-        return float(relevance.mean() / self._optimal)
-
-    def _optimal_relevance(self, users: np.ndarray) -> float:
-        """The mean true relevance of each user's K most relevant listed items."""
-        best = []
-        for start in range(0, len(users), 256):  # 256 users x the catalog at a time
-            scores = self.truth.matrix(users[start : start + 256], self.items)
-            best.append(np.sort(scores, axis=1)[:, -self.k :].mean(1))
-        return float(np.concatenate(best).mean())
+        if self._optimal is None:  # the same users every time: max_users is a fixed sample
+            self._optimal = self.truth.of_best_lists(split.users, self.items, self.k)
+        return UserScores(
+            split.users,
+            (lists == split.targets[:, None]).any(1),
+            self.truth.of_lists(split.users, lists, lists != NO_ITEM),
+            self._optimal,
+        )

@@ -53,6 +53,14 @@ def register(subparsers: Any, common: argparse.ArgumentParser) -> None:
     replay.add_argument("--items", type=Path, required=True, help="item titles / metadata file")
     _time_options(replay)
     replay.add_argument("--slate-size", type=positive_int, default=10)
+    replay.add_argument(
+        "--logging-policy",
+        choices=["popularity", "co-occurrence"],
+        default="popularity",
+        help="what fills each slate around the real item: popular items, or the items that "
+        "co-occurred with the user's latest ones in the days before (a production "
+        "recommender's plausible candidates), mixed with popular ones",
+    )
     replay.set_defaults(handler=_replay)
 
 
@@ -108,7 +116,7 @@ def _days_to_write(
 
 def _replay(args: argparse.Namespace, config: PipelineConfig) -> int:
     from components.core.storage import open_storage
-    from components.simulate.replay import replay
+    from components.simulate.replay import FillerPolicy, replay
     from components.simulate.replay_input import load_source
 
     settings = config.simulate
@@ -119,5 +127,6 @@ def _replay(args: argparse.Namespace, config: PipelineConfig) -> int:
         days=args.days or settings.days or DEFAULT_REPLAY_DAYS,
         seed=settings.seed if args.seed is None else args.seed,
         slate_size=args.slate_size,
+        policy=FillerPolicy(kind=args.logging_policy),
     )
     return 0

@@ -165,6 +165,23 @@ class TrueRelevance:
         quality = np.broadcast_to(self.item_quality[item_rows], (len(users), len(items)))
         return self.feedback.relevance(self.user_latent[user_rows], latent, quality)
 
+    def of_lists(self, users: np.ndarray, lists: np.ndarray, found: np.ndarray) -> np.ndarray:
+        """(n,) the mean true relevance of each user's list of items ``lists`` (n, K), where
+        ``found`` marks real items (a slot without one counts 0)."""
+        relevance = np.zeros(lists.shape)
+        owners = np.repeat(users, lists.shape[1]).reshape(lists.shape)
+        relevance[found] = self(owners[found], lists[found])
+        return np.asarray(relevance.mean(1))
+
+    def of_best_lists(self, users: np.ndarray, items: np.ndarray, k: int) -> np.ndarray:
+        """(n,) the mean true relevance of each user's ``k`` most relevant of ``items``: the
+        truth-optimal list, what no recommender can beat."""
+        best = []
+        for start in range(0, len(users), 256):  # 256 users x the catalog at a time
+            scores = self.matrix(users[start : start + 256], items)
+            best.append(np.sort(scores, axis=1)[:, -k:].mean(1))
+        return np.concatenate(best) if best else np.zeros(0)
+
     @staticmethod
     def _rows(known: np.ndarray, ids: np.ndarray) -> np.ndarray:
         rows = np.searchsorted(known, ids).clip(max=len(known) - 1)

@@ -110,6 +110,9 @@ def test_dag_runs_every_stage(tmp_path: Path) -> None:
         if stratum["samples"]:
             assert 0 <= stratum["ranker_truth_accuracy"] <= 1
             assert set(stratum["hr@10"]) == set(analysis["runs"])
+            assert all(0 < ratio <= 1 for ratio in stratum["truth_ratio"].values())
+    for run in analysis["runs"].values():  # no list is truer than the truth-optimal one
+        assert 0 < run["truth_ratio"] <= 1
     # Per-stratum hit rates weighted by their shares give the overall one.
     overall = sum(s["share"] * s["hr@10"]["method=nll"] for s in strata if s["samples"])
     assert overall == pytest.approx(analysis["runs"]["method=nll"]["hr@10"])

@@ -19,7 +19,7 @@ from components.cli import main
 from components.core import layout
 from components.core.schemas import CATALOG, RAW_EXPOSURE
 from components.core.storage import LocalStorage
-from components.simulate.replay import replay
+from components.simulate.replay import FillerPolicy, replay
 from components.simulate.replay_input import ReplayInputError, load_source
 
 START = date(2026, 11, 1)
@@ -240,3 +240,61 @@ def test_cli_replays_and_rejects_a_slate_without_room(tmp_path: Path) -> None:
     assert main(argv) == 0
     assert LocalStorage(tmp_path / "root").read_json("truth/replay.json")["days"] == 2
     assert main([*argv, "--slate-size", "1"]) == 2
+
+
+def two_clusters(users: int = 200, length: int = 8) -> dict[int, list[int]]:
+    """Half of the users buy only items 1-20, the other half only items 21-40."""
+    rng = np.random.default_rng(3)
+    return {
+        user: list(map(int, rng.integers(1, 21, length) + (20 if user % 2 else 0)))
+        for user in range(1, users + 1)
+    }
+
+
+def replay_with(
+    kind: str, sequences: dict[int, list[int]], folder: Path, catalog: int | None = None
+) -> pd.DataFrame:
+    """The replayed exposures with the day each was shown; ``catalog``: list items 1 to it."""
+    sequences_file, items_file = write_text_format(folder / "data", sequences)
+    if catalog is not None:
+        rows = "".join(f"{i}\tB{i:09d}\tTitle of item {i}\n" for i in range(1, catalog + 1))
+        items_file.write_text("item_id\tasin\ttitle\n" + rows)
+    storage = LocalStorage(folder / "root")
+    policy = FillerPolicy(kind=kind)  # type: ignore[arg-type]
+    source = load_source(sequences_file, items_file)
+    replay(storage, source, start=START, days=DAYS, seed=1, slate_size=SLATE, policy=policy)
+    exposures = read_exposures(storage)
+    return exposures.assign(day=(exposures["ts"].dt.date - START).map(lambda gap: gap.days))
+
+
+def test_co_occurrence_fillers_are_plausible_for_the_user(tmp_path: Path) -> None:
+    def same_cluster_share(kind: str) -> float:
+        exposures = replay_with(kind, two_clusters(), tmp_path / kind)
+        fillers = exposures[~exposures["clicked"] & (exposures["day"] >= 1)]
+        return float(((fillers["item_id"] > 20) == (fillers["user_id"] % 2 == 1)).mean())
+
+    assert 0.35 < same_cluster_share("popularity") < 0.65  # blind to the user
+    assert same_cluster_share("co-occurrence") > 0.8
+
+
+def test_co_occurrence_learns_only_from_the_days_before(tmp_path: Path) -> None:
+    # Two replays that differ only in what 300 long sequences end on (the last of 31
+    # interactions spread over 5 days falls on a late day): item 41 in one, 42 in the other,
+    # enough purchases to make it a popular, co-occurring candidate once it is known.
+    def ending_on(last: int) -> dict[int, list[int]]:
+        return {**two_clusters(), **{1000 + i: [*range(1, 31), last] for i in range(300)}}
+
+    ours = replay_with("co-occurrence", ending_on(41), tmp_path / "a", catalog=42)
+    theirs = replay_with("co-occurrence", ending_on(42), tmp_path / "b", catalog=42)
+
+    changed = ours.loc[ours["clicked"] & (ours["item_id"] > 40), "request_id"]
+    first_day = ours.loc[ours["request_id"].isin(changed), "day"].min()
+    assert first_day >= 2  # the purchases that differ come late: there is a past to keep
+
+    # Nothing shown before those purchases depends on them, on their own day included: only
+    # their own slates differ.
+    def shown_before(exposures: pd.DataFrame) -> pd.DataFrame:
+        kept = (exposures["day"] <= first_day) & ~exposures["request_id"].isin(changed)
+        return exposures[kept].drop(columns="event_id").reset_index(drop=True)
+
+    pd.testing.assert_frame_equal(shown_before(ours), shown_before(theirs))
