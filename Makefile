@@ -7,7 +7,7 @@ DEMO_DS ?= 2026-11-14
 # The amazon-beauty folder the Beauty benchmarks read (docs/benchmarks.md says where it comes from).
 BEAUTY ?=
 
-.PHONY: setup java demo airflow compose-demo test test-fast test-live test-compose bench bench-airflow bench-compose bench-experiment bench-recipe bench-regimes bench-quality lint format lock clean
+.PHONY: setup java demo airflow compose-demo test test-fast test-live test-compose bench bench-airflow bench-compose bench-experiment bench-recipe bench-regimes bench-ab bench-quality lint format lock clean
 
 setup: $(INSTALLED) java
 
@@ -64,6 +64,9 @@ bench-recipe: setup  # the RL recipe chosen on the demo day's validation split, 
 
 bench-regimes: setup  # every method under three exposure-bias levels of the simulated shop, against the truth (after make demo)
 	$(BIN)/python -m benchmarks.regimes
+
+bench-ab: setup  # the online claim: NLL against AdaGRPO and the mixtures, served to the simulated users (after bench-regimes)
+	$(BIN)/python -m benchmarks.ab
 
 bench-quality: setup  # the SFT policy on Amazon Beauty against TIGER's published numbers
 	@test -n "$(BEAUTY)" || { echo "usage: make bench-quality BEAUTY=path/to/amazon-beauty (docs/benchmarks.md)"; exit 2; }

@@ -220,14 +220,15 @@ def _tries(storage: Storage, ds: date, runs: list[dict[str, Any]]) -> list[dict[
 
 @dataclass(frozen=True)
 class UserScores:
-    """One policy on the test users: per user, whether the held-out item is in its top K
-    (unconstrained beam search), the mean true relevance of that list and of the
-    truth-optimal one."""
+    """One policy on the test users: per user, whether the held-out item is in its top K, the
+    mean true relevance of that list and of the truth-optimal one, and the expected clicks per
+    exposure of the list shown as a slate."""
 
     users: np.ndarray
     hits: np.ndarray
     relevance: np.ndarray
     optimal: np.ndarray
+    click_rate: np.ndarray
 
     @property
     def truth_ratio(self) -> float:
@@ -242,6 +243,7 @@ class TruthScore:
     ) -> None:
         self.config, self.k = config, k
         self.catalog = SidTrie.from_catalog(dataset.catalog, dataset.vocab_sizes, listed_only=False)
+        self.listed = SidTrie.from_catalog(dataset.catalog, dataset.vocab_sizes)
         listed = dataset.catalog.filter(dataset.catalog.column("listed"))
         self.items = np.asarray(listed.column("item_id"), dtype=np.int64)
         self.examples = dataset.split("test")
@@ -259,18 +261,23 @@ class TruthScore:
         """The mean true relevance of the policy's lists over that of the optimal lists."""
         return self.per_user(policy).truth_ratio
 
-    def per_user(self, policy: Policy) -> UserScores:
+    def per_user(self, policy: Policy, constrained: bool = False) -> UserScores:
+        """Per test user, the policy's top K by beam search, unconstrained (what the
+        comparison reports) or ``constrained`` to the listed items (what is served)."""
         settings = self.config.evaluate
         split = eval_split("test", self.examples, policy.config, settings.max_users)
         ranked, _ = rank_items(
-            policy, split, self.catalog, None, settings.beam_width, settings.batch_size
-        )
+            policy, split, self.catalog, self.listed if constrained else None,
+            settings.beam_width, settings.batch_size,
+        )  # fmt: skip
         lists = ranked[:, : self.k]
+        found = lists != NO_ITEM
         if self._optimal is None:  # the same users every time: max_users is a fixed sample
             self._optimal = self.truth.of_best_lists(split.users, self.items, self.k)
         return UserScores(
             split.users,
             (lists == split.targets[:, None]).any(1),
-            self.truth.of_lists(split.users, lists, lists != NO_ITEM),
+            self.truth.of_lists(split.users, lists, found),
             self._optimal,
+            self.truth.click_rate(split.users, lists, found),
         )

@@ -9,7 +9,7 @@ import json
 import socket
 from typing import Any
 
-from components.core.cli_args import add_logical_date
+from components.core.cli_args import add_logical_date, check_run_key
 from components.core.config import PipelineConfig
 
 
@@ -49,6 +49,19 @@ def register(subparsers: argparse._SubParsersAction, common: argparse.ArgumentPa
         move.add_argument("--reason", required=True, help="why, for the audit log")
         move.add_argument("--actor", default=f"{getpass.getuser()}@{socket.gethostname()}")
     actions.add_parser("audit", help="every alias move, oldest first")
+    put_up = actions.add_parser(
+        "put-up",
+        help="register an evaluated run's checkpoint without the blessing, for an experiment",
+        description="Register checkpoint --step (default: the best on validation) of the "
+        "evaluated run --run of --ds, bypassing the daily blessing (for an online claim that "
+        "offline metrics cannot judge): it becomes the champion when there is none, else the "
+        "challenger of an A/B experiment against the champion. The reason is audited.",
+    )
+    add_logical_date(put_up)
+    put_up.add_argument("--run", required=True, type=check_run_key, help="the run key")
+    put_up.add_argument("--step", type=int, help="the checkpoint (default: best on validation)")
+    put_up.add_argument("--reason", required=True, help="why, for the audit log")
+    put_up.add_argument("--actor", default=f"{getpass.getuser()}@{socket.gethostname()}")
     parser.set_defaults(handler=run)
 
 
@@ -65,6 +78,13 @@ def run(args: argparse.Namespace, config: PipelineConfig) -> int:
     settings = config.registry
     if args.registry:
         settings = settings.model_copy(update={"root": args.registry})
+    if args.action == "put-up":
+        from components.registry.stage import put_up_run  # torch: keep --help fast
+
+        chosen = config.model_copy(update={"registry": settings})
+        outcome = put_up_run(chosen, args.ds, args.run, args.step, args.actor, args.reason)
+        print(json.dumps(outcome, indent=2))
+        return 0
     registry = ModelRegistry.open(settings)
     result: Any
     if args.action == "init":

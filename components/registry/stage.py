@@ -53,7 +53,8 @@ def register_candidate(config: PipelineConfig, ds: date) -> dict[str, Any]:
         files, metadata = _package(storage, ds, decision)
         version, created = registry.register(identity, files, metadata)
         outcome.update(version=version.number, created=created, registry=registry.storage.uri(""))
-        outcome["alias"] = _put_up(registry, version.number, ds)
+        reason = f"blessed on {ds}"
+        outcome["alias"] = _put_up(registry, version.number, "adagrpo register", reason)
         aliases = registry.aliases()
         if aliases["challenger"] == version.number and aliases["champion"] is not None:
             spec = start_experiment(
@@ -65,6 +66,55 @@ def register_candidate(config: PipelineConfig, ds: date) -> dict[str, Any]:
     log.info("register %s: %s", ds, outcome)
     documents = {"registration.json": outcome}
     partitions.publish_day(storage, layout.REGISTRATION, ds, "register", documents)
+    return outcome
+
+
+def put_up_run(
+    config: PipelineConfig, ds: date, key: str, step: int | None, actor: str, reason: str
+) -> dict[str, Any]:
+    """Register checkpoint ``step`` (default: its best on validation) of the evaluated run
+    ``key`` of ``ds`` without the daily blessing, and put it up as the day's registration
+    would: the champion when there is none, else the challenger of an A/B experiment against
+    the champion. For what the blessing cannot judge offline (an online claim); the reason
+    goes to the alias's audit log and the version's record. The outcome."""
+    storage = open_storage(config.storage)
+    run = PolicyRun(storage, ds, key)
+    summary = storage.read_json(run.evaluation_summary)  # the evaluated checkpoints
+    step = summary["best"]["step"] if step is None else step
+    entry = next((c for c in summary["checkpoints"] if c["step"] == step), None)
+    if entry is None:
+        steps = [c["step"] for c in summary["checkpoints"]]
+        raise ValueError(f"{key} has no evaluated checkpoint {step}; it has {steps}")
+    metric, k = config.promotion.metric, config.promotion.k
+    test = entry["test"]
+    candidate = {
+        "run": key,
+        "step": step,
+        "model_sha256": entry["model_sha256"],
+        "valid_metric": entry["valid"]["constrained"][metric],
+        "test": {
+            f"hr@{k}": test["constrained"][f"hr@{k}"],
+            metric: test["constrained"][metric],
+            "hallucination_rate": test["unconstrained"]["hallucination_rate"],
+            "users": summary["users"]["test"],
+        },
+    }
+    decision = {"ds": ds.isoformat(), "candidate": candidate, "blessed": False,
+                "champion": None, "comparison": None,
+                "reasons": [f"put up by {actor} without the blessing: {reason}"]}  # fmt: skip
+    registry = ModelRegistry.open(config.registry)
+    sid_version = open_dataset(storage, ds).sid_version
+    files, metadata = _package(storage, ds, decision)
+    version, created = registry.register(
+        candidate_identity(ds, sid_version, entry["model_sha256"]), files, metadata
+    )
+    outcome: dict[str, Any] = {"version": version.number, "created": created, "run": key,
+                               "step": step}  # fmt: skip
+    outcome["alias"] = _put_up(registry, version.number, actor, reason)
+    aliases = registry.aliases()
+    if aliases["challenger"] == version.number and aliases["champion"] is not None:
+        spec = start_experiment(registry, aliases["champion"], version.number, ds, config.ab_test)
+        outcome["experiment"] = spec["id"]
     return outcome
 
 
@@ -125,15 +175,15 @@ def _package(
     return files, metadata
 
 
-def _put_up(registry: ModelRegistry, number: int, ds: date) -> dict[str, Any] | None:
+def _put_up(registry: ModelRegistry, number: int, actor: str, reason: str) -> dict[str, Any] | None:
     """Make the version the champion when there is none, else the challenger; nothing when an
     alias already points at it (a rerun). The audit line, or None."""
     aliases = registry.aliases()
     if number in aliases.values():
         return None
     alias = "challenger" if aliases["champion"] is not None else "champion"
-    reason = f"blessed on {ds}" + ("" if alias == "challenger" else ", the first champion")
-    return registry.set_alias(alias, number, actor="adagrpo register", reason=reason)
+    reason += "" if alias == "challenger" else ", the first champion"
+    return registry.set_alias(alias, number, actor=actor, reason=reason)
 
 
 def _code_version() -> str | None:

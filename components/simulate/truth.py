@@ -168,10 +168,19 @@ class TrueRelevance:
     def of_lists(self, users: np.ndarray, lists: np.ndarray, found: np.ndarray) -> np.ndarray:
         """(n,) the mean true relevance of each user's list of items ``lists`` (n, K), where
         ``found`` marks real items (a slot without one counts 0)."""
+        return np.asarray(self._slots(users, lists, found).mean(1))
+
+    def click_rate(self, users: np.ndarray, lists: np.ndarray, found: np.ndarray) -> np.ndarray:
+        """(n,) the expected clicks per exposure of each user's slate ``lists`` (n, K), best
+        slot first: each slot's examination probability times its item's true relevance."""
+        examined = self.feedback.examination(lists.shape[1])
+        return np.asarray((self._slots(users, lists, found) * examined).mean(1))
+
+    def _slots(self, users: np.ndarray, lists: np.ndarray, found: np.ndarray) -> np.ndarray:
         relevance = np.zeros(lists.shape)
         owners = np.repeat(users, lists.shape[1]).reshape(lists.shape)
         relevance[found] = self(owners[found], lists[found])
-        return np.asarray(relevance.mean(1))
+        return relevance
 
     def of_best_lists(self, users: np.ndarray, items: np.ndarray, k: int) -> np.ndarray:
         """(n,) the mean true relevance of each user's ``k`` most relevant of ``items``: the

@@ -98,3 +98,45 @@ def test_bless_before_select_names_the_command(
     assert cli.main(["bless", "--root", str(tiny_dataset), "--ds", DS]) == 2
     assert f"run `adagrpo select --ds {DS}` first" in caplog.text
     assert not LocalStorage(tiny_dataset).exists("promotion")
+
+
+def put_up(root: Path, run: str, *extra: str) -> int:
+    flags = [arg for setting in (*TRAIN, *OPEN_FLOORS) for arg in ("--set", setting)]
+    argv = ["registry", "--root", str(root), *flags, "put-up", "--ds", DS, "--run", run]
+    return cli.main([*argv, "--reason", "the online claim, tested", "--actor", "tester", *extra])
+
+
+def test_runs_put_up_by_hand_become_champion_then_challenger_of_an_experiment(
+    tiny_dataset: Path, tmp_path: Path, s3_registry: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    root = fresh_root(tiny_dataset, tmp_path / "root")
+    for seed in (0, 1):  # two SFT runs of the day, neither of them blessed
+        assert stage(root, "train", f"train.seed={seed}") == 0
+        assert stage(root, "evaluate", f"train.seed={seed}") == 0
+    assert put_up(root, "method=nll,seed=1", "--step", "3") == 2
+    assert "method=nll,seed=1 has no evaluated checkpoint 3; it has [4" in caplog.text
+
+    assert put_up(root, "method=nll") == 0
+    assert put_up(root, "method=nll,seed=1") == 0
+
+    registry = ModelRegistry.open(load_config().registry)
+    assert registry.aliases() == {"champion": 1, "challenger": 2}
+    second = registry.verified(2).manifest
+    summary = root / f"models/policy/dt={DS}/method=nll,seed=1/evaluation/summary.json"
+    best = json.loads(summary.read_text())["best"]["step"]
+    assert second["run"] == "method=nll,seed=1" and second["step"] == best  # chosen on valid
+    assert second["blessing"]["reasons"] == [
+        "put up by tester without the blessing: the online claim, tested"
+    ]
+    assert [entry["reason"] for entry in registry.audit()] == [
+        "the online claim, tested, the first champion", "the online claim, tested"
+    ]  # fmt: skip
+    experiments = registry.storage.list_keys("experiments")
+    assert len(experiments) == 1
+    spec = registry.storage.read_json(experiments[0])
+    assert {arm: entry["version"] for arm, entry in spec["arms"].items()} == {
+        "control": 1, "treatment": 2
+    }  # fmt: skip
+    # Again: the same versions, no alias moves.
+    assert put_up(root, "method=nll,seed=1") == 0
+    assert len(registry.versions()) == 2 and len(registry.audit()) == 2
