@@ -26,6 +26,7 @@ from components.simulate.logging_policy import PolicyParams, top_distinct
 from components.simulate.sampling import WeightedSampler
 from components.simulate.scales import SCALES, Scale
 from components.simulate.stage import simulate
+from components.simulate.truth import TrueRelevance
 from components.simulate.world import build_world
 
 TINY = SCALES["tiny"]
@@ -237,6 +238,22 @@ def test_the_truth_explains_the_clicks(tiny_root: Path, exposures: pd.DataFrame)
     relevance = 1 / (1 + np.exp(-logit))
     clicked = exposures["clicked"].to_numpy()
     assert relevance[clicked].mean() > 2 * relevance[~clicked].mean()
+
+
+def test_the_truth_predicts_the_click_rate_of_the_slates_shown(
+    tiny: LocalStorage, exposures: pd.DataFrame
+) -> None:
+    truth = TrueRelevance.load(tiny)
+    assert truth is not None
+    events = exposures.drop_duplicates("event_id")  # re-delivered copies are one exposure
+    full = events.groupby("request_id")["position"].transform("size") == 10
+    slates = events[full].sort_values(["request_id", "position"])
+    lists = slates["item_id"].to_numpy().reshape(-1, 10)
+    users = slates["user_id"].to_numpy()[::10]
+    expected = truth.click_rate(users, lists, np.ones(lists.shape, bool)).mean()
+    clicked = slates["clicked"].mean()
+    standard_error = np.sqrt(clicked * (1 - clicked) / len(slates))
+    assert abs(expected - clicked) < 4 * standard_error
 
 
 def test_a_shorter_run_never_shrinks_the_truth(tmp_path: Path) -> None:
