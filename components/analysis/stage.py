@@ -148,8 +148,8 @@ def _truth_agreement(
     (ground truth, valid rollout negative)."""
     agree, pairs = [], []
     for start, outcome in zip(range(0, len(split), BATCH), outcomes, strict=True):
-        users = split.users[start : start + len(outcome.rewards)]
-        targets = split.targets[start : start + len(outcome.rewards)]
+        users = split.users[start : start + len(outcome.item_ids)]
+        targets = split.targets[start : start + len(outcome.item_ids)]
         items = outcome.item_ids.numpy()
         negative = (items != NO_ITEM) & (items != targets[:, None])
         g = items.shape[1]
@@ -157,7 +157,8 @@ def _truth_agreement(
         true_rollouts[negative] = truth(np.repeat(users, g).reshape(items.shape)[negative],
                                         items[negative])  # fmt: skip
         true_target = truth(users, targets)[:, None]
-        ranker = np.sign(outcome.target_reward.numpy()[:, None] - outcome.rewards.numpy())
+        judged = outcome.scored
+        ranker = np.sign(judged.target_judged.numpy()[:, None] - judged.judged.numpy())
         true = np.sign(true_target - true_rollouts)
         credit = np.where(ranker == 0, 0.5, (ranker == true).astype(float))
         agree.append((credit * negative).sum(1))

@@ -14,8 +14,8 @@ group of G rollouts:
   and the ground truth, over the group's size: in [0, 1] whatever the ranker's calibration.
 
 Hallucinated rollouts (SIDs of no item) are never scored: they get ``r_invalid``. Every reward
-also scores the ground truth on the rollouts' scale, which the discriminability diagnostic
-compares them with.
+also scores the ground truth on the rollouts' scale. The discriminability diagnostic compares
+the ground truth with the rollouts by the ranker's own scores whenever the ranker is loaded.
 """
 
 from __future__ import annotations
@@ -78,36 +78,64 @@ class Rollout:
 
 
 @dataclass(frozen=True)
+class Scored:
+    """A group's rewards, and the judge's scores that the discriminability diagnostic reads."""
+
+    rewards: Tensor  # (N, G); r_invalid where a rollout is no item
+    target_reward: Tensor  # (N,) the ground truth's, on the rewards' scale
+    judged: Tensor  # (N, G) the judge's scores of the rollouts (0 where no item)
+    target_judged: Tensor  # (N,) the judge's score of each ground truth
+
+
+@dataclass(frozen=True)
 class GroupReward:
-    """A pointwise ``score`` shaped within each group as ``kind`` says."""
+    """A pointwise ``score`` shaped within each group as ``kind`` says, and the ``judge`` of
+    discriminability: the ranker whenever there is one, so that the gate asks whether the
+    ranker tells the truth apart whatever the reward (a rule reward or a hit bonus would
+    tell it apart by construction); the reward itself without a ranker."""
 
     score: Reward
     kind: RewardKind = "ranker"
     r_invalid: float = 0.0
+    judge: Reward | None = None
 
-    def __call__(self, rollout: Rollout) -> tuple[Tensor, Tensor]:
-        """(N, G) rewards of the rollouts and (N,) of each ground truth."""
+    def __call__(self, rollout: Rollout) -> Scored:
         scored = rollout.members & (rollout.items != NO_ITEM)
         if self.kind == "hit-rank":
             is_target = scored & (rollout.items == rollout.targets[:, None])
             rewards = hit_rank_rewards(is_target, scored, rollout.logprobs)
             target_reward = torch.ones(len(rollout.targets))
+            pointwise = None
         else:
-            rewards, target_reward = _pointwise(self.score, rollout, scored)
+            pointwise = _pointwise(self.score, rollout, scored)
+            rewards, target_reward = pointwise
             if self.kind == "ranker-rank":
                 rewards, target_reward = group_mid_ranks(rewards, target_reward, scored)
-        return rewards.masked_fill(~scored, self.r_invalid), target_reward
+        if self.judge is None:
+            judged: tuple[Tensor, Tensor] = (rewards, target_reward)
+        elif self.judge is self.score and pointwise is not None:
+            judged = pointwise
+        else:
+            judged = _pointwise(self.judge, rollout, scored)
+        return Scored(rewards.masked_fill(~scored, self.r_invalid), target_reward, *judged)
 
 
 def make_reward(kind: RewardKind, scorer: RankerScorer | None, r_invalid: float) -> GroupReward:
-    """The group reward of ``kind``; the ranker kinds need ``scorer``."""
+    """The group reward of ``kind``, judged by the ranker ``scorer`` when there is one; the
+    ranker kinds need it."""
+    ranker = None if scorer is None else RankerReward(scorer)
     if kind in ("hit", "hit-rank"):
-        return GroupReward(HitReward(), kind, r_invalid)
-    if scorer is None:
+        return GroupReward(HitReward(), kind, r_invalid, judge=ranker)
+    if ranker is None:
         raise ValueError(f"reward {kind!r} needs the day's ranker")
-    ranker = RankerReward(scorer)
     score: Reward = SumReward(ranker, HitReward()) if kind == "ranker+hit" else ranker
-    return GroupReward(score, kind, r_invalid)
+    return GroupReward(score, kind, r_invalid, judge=ranker)
+
+
+def needs_ranker(kind: RewardKind, judged: bool) -> bool:
+    """Whether training with reward ``kind`` loads the day's ranker: a ranker kind does, and so
+    does a method whose gate asks for discriminability (``judged``)."""
+    return judged or kind not in ("hit", "hit-rank")
 
 
 def _pointwise(reward: Reward, rollout: Rollout, scored: Tensor) -> tuple[Tensor, Tensor]:

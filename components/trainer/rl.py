@@ -27,7 +27,7 @@ from components.policy.generation import Generated, beam_search, sample, sequenc
 from components.policy.model import Policy
 from components.policy.trie import SidTrie
 from components.trainer import gate, grpo
-from components.trainer.rewards import NO_ITEM, GroupReward, Rollout
+from components.trainer.rewards import NO_ITEM, GroupReward, Rollout, Scored
 from components.trainer.sequences import Sequences
 
 Stats = dict[str, tuple[Tensor, Tensor]]  # name: (total, count), summed over steps and workers
@@ -56,8 +56,7 @@ class Outcome:
     valid: Tensor  # (n, G) the rollouts that make up each group
     item_ids: Tensor  # (n, G) the item of each rollout, NO_ITEM for hallucinations
     hallucinated: Tensor  # (n, G) real rollouts that are no item
-    rewards: Tensor  # (n, G) r_invalid for hallucinations
-    target_reward: Tensor  # (n,) the ground truth's reward
+    scored: Scored  # the rewards, and the judge's scores the diagnostics read
     diagnostics: gate.Diagnostics
     gate: Tensor  # (n,) 0/1 under the method
 
@@ -123,22 +122,19 @@ class RolloutPhase:
         item_ids = self.catalog.lookup(items).masked_fill(~real, NO_ITEM)
         hallucinated = real & (item_ids == NO_ITEM)
         valid = real & ~hallucinated if settings.rollout == "beam" else real
-        rewards, target_reward = self.reward(
-            Rollout(users, targets, item_ids, valid, generated.logprobs.cpu())
-        )
+        scored = self.reward(Rollout(users, targets, item_ids, valid, generated.logprobs.cpu()))
         diagnostics = gate.diagnose(
             item_ids == targets[:, None],
             items,
             valid,
-            rewards,
-            target_reward,
+            scored.judged,
+            scored.target_judged,
             probability,
             self.thresholds,
         )
         return Outcome(
             generated, active & valid.to(active.device)[..., None], valid, item_ids,
-            hallucinated, rewards, target_reward, diagnostics,
-            gate.gate(self.method, diagnostics),
+            hallucinated, scored, diagnostics, gate.gate(self.method, diagnostics),
         )  # fmt: skip
 
     def __call__(
@@ -157,7 +153,7 @@ class RolloutPhase:
             sequences.last_items[index],
             step,
         )
-        generated, valid, rewards = outcome.generated, outcome.valid, outcome.rewards
+        generated, valid, rewards = outcome.generated, outcome.valid, outcome.scored.rewards
         ref_logp = None
         if settings.beta > 0 and self.reference is not None:
             with torch.no_grad():

@@ -26,9 +26,10 @@ from components.policy.trie import SidTrie
 from components.ranker.scorer import RankerScorer
 from components.trainer.checkpoints import PolicyRun, StartingPoint, policy_config_json
 from components.trainer.distributed import Workers
+from components.trainer.gate import METHOD_GATES
 from components.trainer.loop import Budget, train_policy
 from components.trainer.objective import Objective, PolicyLoss
-from components.trainer.rewards import make_reward
+from components.trainer.rewards import make_reward, needs_ranker
 from components.trainer.rl import RolloutPhase
 from components.trainer.sequences import fold_examples
 
@@ -111,9 +112,9 @@ def train(
 
 
 def _scorer(config: PipelineConfig, storage: Storage, ds: date) -> RankerScorer | None:
-    """The day's ranker, when the reward needs it."""
-    ranked = config.rl.reward not in ("hit", "hit-rank")
-    return RankerScorer.load(storage, ds) if ranked else None
+    """The day's ranker, when the reward or the gate's discriminability needs it."""
+    judged = bool((METHOD_GATES[config.train.method] or (False, False))[1])
+    return RankerScorer.load(storage, ds) if needs_ranker(config.rl.reward, judged) else None
 
 
 def _reinforced(

@@ -26,7 +26,7 @@ SETTINGS = (
     "rl.batch_size=32",
     "rl.group_size=4",
     "rl.ema_decay=0.5",
-    "rl.reward=hit",  # the tiny shop has no ranker here: the rule reward needs none
+    "rl.reward=ranker",
     "evaluate.max_users=40",
 )
 
@@ -55,6 +55,8 @@ def test_experiment_compares_every_method_from_one_sft_run(
     assert untrained.returncode == 2
     assert f"adagrpo train --ds {DS} --method nll" in untrained.stderr
     succeeded(adagrpo(*train_args(root, *SFT)))  # evaluated by the experiment, like every run
+    for stage in ("features", "train-ranker"):  # the reward, and the judge of AdaGRPO's gate
+        succeeded(adagrpo(stage, "--root", str(root), "--ds", DS, "--set", "spark.master=local[2]"))
 
     comparison, _ = experiment(root)
 
@@ -66,7 +68,7 @@ def test_experiment_compares_every_method_from_one_sft_run(
         for seed in (0, 1)
         for method, rl in (("nll", recipe), ("mix", half), ("adagrpo", recipe))
     ]
-    assert runs[1]["run"] == "method=mix,lambda=0.5,reward=hit,sample=4,ema=0.5"
+    assert runs[1]["run"] == "method=mix,lambda=0.5,reward=ranker,sample=4,ema=0.5"
     for run in runs:
         spec = json.loads((root / f"models/policy/dt={DS}/{run['run']}/spec.json").read_text())
         assert spec["init"] == {k: comparison["sft"][k] for k in ("run", "step", "model_sha256")}

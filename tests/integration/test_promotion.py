@@ -113,8 +113,8 @@ def test_runs_put_up_by_hand_become_champion_then_challenger_of_an_experiment(
     for seed in (0, 1):  # two SFT runs of the day, neither of them blessed
         assert stage(root, "train", f"train.seed={seed}") == 0
         assert stage(root, "evaluate", f"train.seed={seed}") == 0
-    assert put_up(root, "method=nll,seed=1", "--step", "3") == 2
-    assert "method=nll,seed=1 has no evaluated checkpoint 3; it has [4" in caplog.text
+    assert put_up(root, "method=nll,seed=1", "--step", "999") == 2
+    assert "method=nll,seed=1 has no evaluated checkpoint 999; it has [" in caplog.text
 
     assert put_up(root, "method=nll") == 0
     assert put_up(root, "method=nll,seed=1") == 0
