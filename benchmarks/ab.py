@@ -45,6 +45,7 @@ from components.datasets.reader import open_dataset
 from components.experiment.stage import TruthScore
 from components.registry.experiments import required_exposures
 from components.registry.stage import put_up_run
+from components.simulate.logging_policy import PolicyParams
 from components.simulate.scales import SCALES
 from components.trainer.checkpoints import PolicyRun
 
@@ -183,7 +184,8 @@ def _plan(config: PipelineConfig, control_ctr: float, treatment_ctr: float) -> d
     lift = treatment_ctr / control_ctr - 1
     needed = required_exposures(control_ctr, abs(lift), settings.alpha, settings.power)
     scale = SCALES[config.simulate.scale]
-    per_arm_per_day = scale.requests_per_day * 10 * min(settings.treatment_share, 0.5)
+    smaller_arm = min(settings.treatment_share, 1 - settings.treatment_share)
+    per_arm_per_day = scale.requests_per_day * PolicyParams().slate_size * smaller_arm
     return {
         "baseline_ctr": control_ctr,
         "offline_lift": lift,

@@ -76,13 +76,20 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--demo-root", type=Path, default=Path("var/demo"), help="make demo's")
     parser.add_argument("--levels", nargs="*", choices=list(LEVELS), default=list(LEVELS))
     parser.add_argument("--ds", type=date.fromisoformat, default=DEMO_DS)
+    parser.add_argument(
+        "--shops-only", action="store_true", help="build each level's shop and SFT run, no more"
+    )
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
     started = time.perf_counter()
     levels = []
     for level in args.levels:
         root = args.demo_root if level == "production" else args.workdir / level.replace(" ", "-")
-        levels.append(_level(level, root.resolve(), args.ds))
+        config, seconds = _shop(level, root.resolve(), args.ds)
+        if not args.shops_only:
+            levels.append(_level(level, config, args.ds, seconds))
+    if args.shops_only:
+        return 0
     result = {"ds": args.ds.isoformat(), "seeds": SEEDS, "levels": levels}
     (RESULTS / "regimes.html").write_text(render(result))
     path = write_result("regimes", result, time.perf_counter() - started)
@@ -90,7 +97,9 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-def _level(level: str, root: Path, ds: date) -> dict[str, Any]:
+def _shop(level: str, root: Path, ds: date) -> tuple[PipelineConfig, dict[str, float]]:
+    """The level's configuration, its shop taken through the pipeline to an evaluated SFT run
+    unless it is there, and the seconds each stage took."""
     bias = [f"simulate.logging_policy.{name}={value}" for name, value in LEVELS[level].items()]
     overrides = [*budget_settings(), *bias]
     config = load_config(CONFIGS / "demo.yaml", [*overrides, f"storage.root={root}"], environ={})
@@ -102,6 +111,13 @@ def _level(level: str, root: Path, ds: date) -> dict[str, Any]:
         for stage, method in PIPELINE:
             call = stage_call(stage, ds.isoformat(), PARAMS, method)
             seconds[call.stage] = timed_stage(root, call.stage, *call.args, *flags)
+    return config, seconds
+
+
+def _level(
+    level: str, config: PipelineConfig, ds: date, seconds: dict[str, float]
+) -> dict[str, Any]:
+    storage = LocalStorage(Path(config.storage.root))
     log.info("regimes: %s, the methods", level)
     begun = time.perf_counter()
     comparison = run_experiment(config, ds, METHODS, SEEDS)
