@@ -65,11 +65,13 @@ STAGES = (
             {"reward": "ranker", "rollout": "sample", "group_size": 8},
             {"reward": "ranker", "rollout": "beam", "group_size": 16},
             {"reward": "ranker-rank", "rollout": "beam", "group_size": 16},
-            {"reward": "hit-rank", "rollout": "beam", "group_size": 16},
         ),
-        "the paper's sampled rollouts against MiniOneRec's beams, and the reward's kind, on the "
-        "mixture at lambda 1 (where the reward weighs most)",
+        "the paper's sampled rollouts against MiniOneRec's beams, and the ranker's reward as "
+        "scores or as ranks, on the mixture at lambda 1 (where the reward weighs most). "
+        "MiniOneRec's rule reward is the reference: it does not ask the ranker, whose "
+        "trustworthiness is what AdaGRPO's gate is about",
         ("reward", "rollout", "group_size"),
+        references=({"reward": "hit-rank", "rollout": "beam", "group_size": 16},),
     ),
     Stage(
         "learning rate",

@@ -32,6 +32,7 @@ def render_report(summary: dict[str, Any]) -> str:
         + ", ".join(f"{name} {value}" for name, value in summary["rollouts"].items()),
         "thresholds": ", ".join(f"{n} {v}" for n, v in summary["thresholds"].items()),
         "truth": summary["truth"],
+        "the ranker": _ranker_line(summary),
     }
     simulated = summary["truth"] == "simulated shop"
     metrics = [f"hr@{k}", *(["truth_ratio"] if simulated else [])]
@@ -65,6 +66,16 @@ def render_report(summary: dict[str, Any]) -> str:
         "<table>" + header + "".join(rows) + overall + "</table>",
     ]
     return page(f"Stratified analysis, {summary['ds']}", facts, body, style=STYLE)
+
+
+def _ranker_line(summary: dict[str, Any]) -> str:
+    """How often the ranker scores the truth above a rollout, and orders pairs as the truth."""
+    parts = []
+    if (share := summary["ranker_discriminability"]) is not None:
+        parts.append(f"scores the ground truth above {share:.1%} of the rollout negatives")
+    if (accuracy := summary["ranker_truth_accuracy"]) is not None:
+        parts.append(f"orders {accuracy:.1%} of those pairs as the true relevance does")
+    return "; ".join(parts) or "no rollout negatives"
 
 
 def _strata_png(summary: dict[str, Any]) -> bytes:

@@ -96,6 +96,7 @@ def analyze(config: PipelineConfig, ds: date) -> dict[str, Any]:
             if getattr(config.rl, name) is not None
         },
         "truth": "simulated shop" if truth else "none: replayed or production data",
+        "ranker_discriminability": pooled_discriminability(outcomes, split.targets),
         "ranker_truth_accuracy": _accuracy(agreement, np.ones(len(split), bool)),
         "runs": {
             key: {
@@ -132,6 +133,20 @@ def _explore(phase: RolloutPhase, split: EvalSplit) -> list[Outcome]:
         progress.advance(len(split.targets[rows]))
     progress.finish()
     return outcomes
+
+
+def pooled_discriminability(outcomes: list[Outcome], targets: np.ndarray) -> float | None:
+    """The share of all (ground truth, valid rollout negative) pairs in which the ranker scores
+    the truth higher (ties half): how well it tells the truth from what the policy proposes,
+    measurable without a truth (replayed or production data)."""
+    below, pairs = 0.0, 0
+    for start, outcome in zip(range(0, len(targets), BATCH), outcomes, strict=True):
+        found = targets[start : start + len(outcome.item_ids)]
+        negative = (outcome.valid & (outcome.item_ids != torch.from_numpy(found)[:, None])).numpy()
+        share = np.nan_to_num(outcome.diagnostics.discriminability.numpy())
+        below += float((share * negative.sum(1)).sum())
+        pairs += int(negative.sum())
+    return below / pairs if pairs else None
 
 
 def _strata(outcomes: list[Outcome]) -> np.ndarray:

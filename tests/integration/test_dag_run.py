@@ -113,6 +113,8 @@ def test_dag_runs_every_stage(tmp_path: Path) -> None:
             assert all(0 < ratio <= 1 for ratio in stratum["truth_ratio"].values())
     for run in analysis["runs"].values():  # no list is truer than the truth-optimal one
         assert 0 < run["truth_ratio"] <= 1
+    assert 0 < analysis["ranker_discriminability"] < 1
+    assert 0 < analysis["ranker_truth_accuracy"] < 1
     # Per-stratum hit rates weighted by their shares give the overall one.
     overall = sum(s["share"] * s["hr@10"]["method=nll"] for s in strata if s["samples"])
     assert overall == pytest.approx(analysis["runs"]["method=nll"]["hr@10"])
