@@ -7,7 +7,7 @@ DEMO_DS ?= 2026-11-14
 # The amazon-beauty folder the Beauty benchmarks read (docs/benchmarks.md says where it comes from).
 BEAUTY ?=
 
-.PHONY: setup java demo airflow compose-demo test test-fast test-live test-compose bench bench-airflow bench-compose bench-experiment bench-recipe bench-regimes bench-ab bench-quality lint format lock clean
+.PHONY: setup java demo airflow compose-demo test test-fast test-live test-compose bench bench-airflow bench-compose bench-experiment bench-recipe bench-regimes bench-ab bench-quality bench-beauty-rl lint format lock clean
 
 setup: $(INSTALLED) java
 
@@ -89,3 +89,7 @@ lock: $(INSTALLED)  # re-pin the proven set after changing pyproject.toml
 
 clean:
 	rm -rf var .pytest_cache .mypy_cache .ruff_cache
+
+bench-beauty-rl: setup  # Beauty under a plausible logging policy: the rankers of both replays, NLL, the mixture and AdaGRPO with intervals
+	@test -n "$(BEAUTY)" || { echo "usage: make bench-beauty-rl BEAUTY=path/to/amazon-beauty (docs/benchmarks.md)"; exit 2; }
+	$(BIN)/python -m benchmarks.beauty_rl $(BEAUTY)

@@ -25,8 +25,8 @@ from components.analysis.report import render_report
 from components.core import layout, partitions
 from components.core.config import PipelineConfig
 from components.core.progress import Progress
-from components.core.storage import open_storage
-from components.datasets.reader import open_dataset
+from components.core.storage import Storage, open_storage
+from components.datasets.reader import SidDataset, open_dataset
 from components.evaluate.decode import EvalSplit, eval_split, rank_items
 from components.policy.trie import SidTrie
 from components.ranker.scorer import RankerScorer
@@ -52,22 +52,9 @@ def analyze(config: PipelineConfig, ds: date) -> dict[str, Any]:
     storage = open_storage(config.storage)
     dataset = open_dataset(storage, ds)
     sft = StartingPoint.best_of(PolicyRun(storage, ds, layout.SFT_KEY))
-    policy = sft.load()
-    split = eval_split("valid", dataset.split("valid"), policy.config, config.evaluate.max_users)
+    split, outcomes = explore_validation(config, storage, dataset, sft, config.evaluate.max_users)
     listed = SidTrie.from_catalog(dataset.catalog, dataset.vocab_sizes)
     catalog = SidTrie.from_catalog(dataset.catalog, dataset.vocab_sizes, listed_only=False)
-    phase = RolloutPhase(
-        policy,
-        None,
-        make_reward("ranker", RankerScorer.load(storage, ds), config.rl.r_invalid),
-        config.rl,
-        "adagrpo",
-        catalog,
-        listed,
-        config.train.seed,
-        rank=0,
-    )
-    outcomes = _explore(phase, split)
     stratum = _strata(outcomes)
     truth = TrueRelevance.load(storage)
     agreement = _truth_agreement(truth, split, outcomes) if truth else None
@@ -114,6 +101,31 @@ def analyze(config: PipelineConfig, ds: date) -> dict[str, Any]:
     files = {"analysis.json": summary, "report.html": render_report(summary).encode()}
     partitions.publish_day(storage, layout.ANALYSIS, ds, "analyze", files)
     return summary
+
+
+def explore_validation(
+    config: PipelineConfig,
+    storage: Storage,
+    dataset: SidDataset,
+    sft: StartingPoint,
+    max_users: int | None,
+) -> tuple[EvalSplit, list[Outcome]]:
+    """The validation samples (a fixed sample of ``max_users``, or all) and what the gate's
+    rollout phase finds for each from the SFT checkpoint ``sft``, the day's ranker judging."""
+    policy = sft.load()
+    split = eval_split("valid", dataset.split("valid"), policy.config, max_users)
+    phase = RolloutPhase(
+        policy,
+        None,
+        make_reward("ranker", RankerScorer.load(storage, dataset.ds), config.rl.r_invalid),
+        config.rl,
+        "adagrpo",
+        SidTrie.from_catalog(dataset.catalog, dataset.vocab_sizes, listed_only=False),
+        SidTrie.from_catalog(dataset.catalog, dataset.vocab_sizes),
+        config.train.seed,
+        rank=0,
+    )
+    return split, _explore(phase, split)
 
 
 def _explore(phase: RolloutPhase, split: EvalSplit) -> list[Outcome]:
