@@ -72,6 +72,10 @@ bench-quality: setup  # the SFT policy on Amazon Beauty against TIGER's publishe
 	@test -n "$(BEAUTY)" || { echo "usage: make bench-quality BEAUTY=path/to/amazon-beauty (docs/benchmarks.md)"; exit 2; }
 	$(BIN)/python -m benchmarks.quality $(BEAUTY)
 
+bench-beauty-rl: setup  # Beauty under a plausible logging policy: the rankers of both replays, NLL, the mixture and AdaGRPO with intervals
+	@test -n "$(BEAUTY)" || { echo "usage: make bench-beauty-rl BEAUTY=path/to/amazon-beauty (docs/benchmarks.md)"; exit 2; }
+	$(BIN)/python -m benchmarks.beauty_rl $(BEAUTY)
+
 lint: setup
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
@@ -89,7 +93,3 @@ lock: $(INSTALLED)  # re-pin the proven set after changing pyproject.toml
 
 clean:
 	rm -rf var .pytest_cache .mypy_cache .ruff_cache
-
-bench-beauty-rl: setup  # Beauty under a plausible logging policy: the rankers of both replays, NLL, the mixture and AdaGRPO with intervals
-	@test -n "$(BEAUTY)" || { echo "usage: make bench-beauty-rl BEAUTY=path/to/amazon-beauty (docs/benchmarks.md)"; exit 2; }
-	$(BIN)/python -m benchmarks.beauty_rl $(BEAUTY)
