@@ -23,6 +23,7 @@ import argparse
 import logging
 import math
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -60,6 +61,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--workdir", type=Path, default=Path("var/bench/ab"))
     parser.add_argument("--ds", type=date.fromisoformat, default=DEMO_DS)
     parser.add_argument("--max-days", type=int, default=MAX_DAYS, help="days of traffic at most")
+    parser.add_argument(
+        "--also",
+        metavar="RUN",
+        action="append",
+        default=[],
+        help="an evaluated run of the day to put up as a further challenger (repeatable)",
+    )
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
     started = time.perf_counter()
@@ -70,13 +78,14 @@ def main(argv: list[str] | None = None) -> int:
         f"{layout.partition(layout.COMPARISON, args.ds)}/{layout.COMPARISON_FILE}"
     )
     runs = {r["variant"]: r["run"] for r in comparison["runs"] if r["seed"] == 0}
+    runs.update({key: key for key in args.also})
     mixes = [v for v in comparison["variants"] if v["variant"].startswith("mix:")]
     best_mix = max(mixes, key=lambda v: v["best"]["valid_ndcg"]["mean"])["variant"]
     adagrpo = next(name for name in runs if name.startswith("adagrpo"))
     offline = _offline(config, storage, args.ds, runs)
     experiments = []
-    for challenger in dict.fromkeys([adagrpo, best_mix, "mix:1"]):
-        workdir = (args.workdir / challenger.replace(":", "-")).resolve()
+    for challenger in dict.fromkeys([adagrpo, best_mix, "mix:1", *args.also]):
+        workdir = (args.workdir / re.sub(r"[^A-Za-z0-9.-]+", "-", challenger)).resolve()
         experiments.append(
             _experiment(config, args.ds, runs, offline, challenger, workdir, args.max_days)
         )
