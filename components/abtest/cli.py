@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 
-from components.core.cli_args import add_logical_date
+from components.core.cli_args import add_logical_date, experiment_id
 from components.core.config import PipelineConfig
 
 
@@ -19,7 +19,9 @@ def register(subparsers: argparse._SubParsersAction, common: argparse.ArgumentPa
         "hallucination guardrail, from the experiment's curated exposures up to --ds. Writes "
         "abtest/ID/dt=DS/{readout.json,report.html}.",
     )
-    parser.add_argument("--experiment", required=True, metavar="ID", help="the experiment id")
+    parser.add_argument(
+        "--experiment", required=True, metavar="ID", type=experiment_id, help="the experiment id"
+    )
     add_logical_date(parser, help="last day to read, YYYY-MM-DD")
     parser.add_argument("--registry", help="registry root: a folder or s3://bucket/prefix")
     parser.set_defaults(handler=run)

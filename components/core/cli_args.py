@@ -53,6 +53,16 @@ def add_run_options(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def experiment_id(value: str) -> str:
+    """An experiment id as ``--experiment`` takes it: safe as a file name."""
+    from components.core.ids import path_id
+
+    try:
+        return path_id("experiment id", value)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
 def check_run_key(value: str) -> str:
     """A run key as ``--run`` and ``--init`` take it."""
     from components.core.layout import check_run_key as check

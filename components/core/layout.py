@@ -9,6 +9,8 @@ import re
 from datetime import date, timedelta
 from typing import TYPE_CHECKING
 
+from components.core.ids import UnsafeId, path_id
+
 if TYPE_CHECKING:
     from components.core.config import RLConfig
 
@@ -143,9 +145,11 @@ def run_key(method: str, rl: RLConfig, seed: int, from_init: bool) -> str:
 
 
 def check_run_key(key: str) -> str:
-    """``key`` if it is a run key (``method=...``); a ValueError naming the form otherwise."""
-    if not key.startswith("method=") or "/" in key or key.strip() != key:
-        raise ValueError(f"{key!r} is not a run key like 'method=nll' or 'method=mix,lambda=0.5'")
+    """``key`` if it is a run key (``method=...``, safe as a folder name); a ValueError naming
+    the form otherwise."""
+    path_id("run key", key)
+    if not key.startswith("method="):
+        raise UnsafeId(f"{key!r} is not a run key like 'method=nll' or 'method=mix,lambda=0.5'")
     return key
 
 

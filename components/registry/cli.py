@@ -9,7 +9,7 @@ import json
 import socket
 from typing import Any
 
-from components.core.cli_args import add_logical_date, check_run_key
+from components.core.cli_args import add_logical_date, check_run_key, positive_int
 from components.core.config import PipelineConfig
 
 
@@ -37,10 +37,10 @@ def register(subparsers: argparse._SubParsersAction, common: argparse.ArgumentPa
     actions.add_parser("init", help="create the registry root (an S3 root's bucket) if missing")
     actions.add_parser("list", help="every version with its metrics, and the aliases")
     show = actions.add_parser("show", help="one version, its files verified")
-    show.add_argument("version", type=int)
+    show.add_argument("version", type=positive_int)
     diff = actions.add_parser("diff", help="what differs between two versions")
-    diff.add_argument("first", type=int)
-    diff.add_argument("second", type=int)
+    diff.add_argument("first", type=positive_int)
+    diff.add_argument("second", type=positive_int)
     for name, text in (
         ("promote", "make the challenger the champion"),
         ("rollback", "make the previous champion the champion again"),
@@ -59,7 +59,9 @@ def register(subparsers: argparse._SubParsersAction, common: argparse.ArgumentPa
     )
     add_logical_date(put_up)
     put_up.add_argument("--run", required=True, type=check_run_key, help="the run key")
-    put_up.add_argument("--step", type=int, help="the checkpoint (default: best on validation)")
+    put_up.add_argument(
+        "--step", type=positive_int, help="the checkpoint (default: best on validation)"
+    )
     put_up.add_argument("--reason", required=True, help="why, for the audit log")
     put_up.add_argument("--actor", default=f"{getpass.getuser()}@{socket.gethostname()}")
     parser.set_defaults(handler=run)

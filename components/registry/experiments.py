@@ -17,6 +17,7 @@ from typing import Any
 from scipy.stats import norm
 
 from components.core.config import ABTestConfig
+from components.core.ids import path_id
 from components.core.layout import REGISTRY_EXPERIMENTS
 from components.core.storage import Storage
 from components.registry.store import ModelRegistry, RegistryError
@@ -68,7 +69,7 @@ def start_experiment(
 
 
 def read_experiment(registry: ModelRegistry, experiment_id: str) -> dict[str, Any]:
-    key = f"{REGISTRY_EXPERIMENTS}/{experiment_id}.json"
+    key = f"{REGISTRY_EXPERIMENTS}/{path_id('experiment id', experiment_id)}.json"
     if not registry.storage.exists(key):
         raise RegistryError(
             f"no experiment {experiment_id!r} in the registry {registry.storage.uri('')}; "

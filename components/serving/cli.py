@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 
+from components.core.cli_args import experiment_id
 from components.core.config import PipelineConfig
 
 
@@ -19,7 +20,9 @@ def register(subparsers: argparse._SubParsersAction, common: argparse.ArgumentPa
         "Alias moves are picked up without a restart (serving.refresh_s).",
     )
     parser.add_argument("--registry", help="registry root: a folder or s3://bucket/prefix")
-    parser.add_argument("--experiment", metavar="ID", help="the A/B experiment to serve")
+    parser.add_argument(
+        "--experiment", metavar="ID", type=experiment_id, help="the A/B experiment to serve"
+    )
     parser.add_argument("--host", help="listen address (default: serving.host)")
     parser.add_argument("--port", type=int, help="listen port (default: serving.port)")
     parser.set_defaults(handler=run)
