@@ -75,3 +75,27 @@ def test_yaml_dump_round_trips(tmp_path: Path) -> None:
     path = tmp_path / "dump.yaml"
     path.write_text(config.to_yaml())
     assert load_config(path, environ={}) == config
+
+
+def float_settings() -> list[str]:
+    """Every float setting of the configuration, as section.key (one level of nesting)."""
+    names = []
+    for section, field in PipelineConfig.model_fields.items():
+        model = field.annotation
+        for name, inner in getattr(model, "model_fields", {}).items():
+            if inner.annotation in (float, float | None):
+                names.append(f"{section}.{name}")
+    return names
+
+
+@pytest.mark.parametrize("setting", float_settings())
+@pytest.mark.parametrize("value", [".nan", ".inf", "-.inf"])
+def test_every_float_setting_is_finite(setting: str, value: str) -> None:
+    with pytest.raises(ConfigError, match=setting.replace(".", r"\.")):
+        load_config(overrides=[f"{setting}={value}"], environ={})
+
+
+def test_the_float_settings_are_found() -> None:
+    assert {"rl.learning_rate", "validation.volume_max_ratio", "rl.tau_prob_quantile"} <= set(
+        float_settings()
+    )
