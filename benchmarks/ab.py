@@ -257,7 +257,7 @@ class _service:
         url = f"http://127.0.0.1:{port}"
         for _ in range(600):
             try:
-                if httpx.get(f"{url}/healthz", timeout=5).status_code == 200:
+                if httpx.get(f"{url}/readyz", timeout=5).status_code == 200:
                     return url
             except httpx.HTTPError:
                 pass

@@ -29,7 +29,7 @@ COLUMNS = ["user_id", "arm", "clicked", "dwell_ms", "experiment_id"]
 def ab_readout(config: PipelineConfig, experiment_id: str, ds: date) -> dict[str, Any]:
     """Read out ``experiment_id`` with the exposures up to ``ds``; the published result."""
     storage = open_storage(config.storage)
-    registry = ModelRegistry.open(config.registry)
+    registry = ModelRegistry.existing(config.registry)
     spec = read_experiment(registry, experiment_id)
     start = date.fromisoformat(spec["start"])
     if ds < start:

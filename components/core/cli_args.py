@@ -53,6 +53,17 @@ def add_run_options(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def port_number(value: str) -> int:
+    """A TCP port, 0 to 65535 (0: the system picks a free one)."""
+    try:
+        number = int(value)
+    except ValueError:
+        number = -1
+    if not 0 <= number <= 65_535:
+        raise argparse.ArgumentTypeError(f"{value!r} is not a port from 0 to 65535")
+    return number
+
+
 def experiment_id(value: str) -> str:
     """An experiment id as ``--experiment`` takes it: safe as a file name."""
     from components.core.ids import path_id

@@ -63,6 +63,10 @@ class Storage(ABC):
         """Make the root (its folder, or its S3 bucket) if it is missing; whether this made it."""
 
     @abstractmethod
+    def root_exists(self) -> bool:
+        """Whether the root (its folder, or its S3 bucket) is there."""
+
+    @abstractmethod
     def read_bytes(self, key: str) -> bytes: ...
 
     @abstractmethod
@@ -156,6 +160,9 @@ class LocalStorage(Storage):
         missing = not self.root.exists()
         self.root.mkdir(parents=True, exist_ok=True)
         return missing
+
+    def root_exists(self) -> bool:
+        return self.root.is_dir()
 
     def uri(self, key: str) -> str:
         return str(self._path(key))
@@ -327,15 +334,21 @@ class S3Storage(Storage):
         return f"{self.prefix}/{key}" if self.prefix else key
 
     @_s3_errors
-    def create_root(self) -> bool:
+    def root_exists(self) -> bool:
         from botocore.exceptions import ClientError
 
         try:
             self.client.head_bucket(Bucket=self.bucket)
-            return False
+            return True
         except ClientError as exc:
             if exc.response["Error"]["Code"] not in {"404", "NoSuchBucket", "NotFound"}:
                 raise
+            return False
+
+    @_s3_errors
+    def create_root(self) -> bool:
+        if self.root_exists():
+            return False
         region = self.client.meta.region_name
         if region in (None, "us-east-1"):  # S3's default region takes no location
             self.client.create_bucket(Bucket=self.bucket)

@@ -87,11 +87,13 @@ def run(args: argparse.Namespace, config: PipelineConfig) -> int:
         outcome = put_up_run(chosen, args.ds, args.run, args.step, args.actor, args.reason)
         print(json.dumps(outcome, indent=2))
         return 0
-    registry = ModelRegistry.open(settings)
-    result: Any
     if args.action == "init":
-        result = {"root": settings.root, "created": registry.storage.create_root()}
-    elif args.action == "list":
+        created = ModelRegistry.open(settings).storage.create_root()
+        print(json.dumps({"root": settings.root, "created": created}, indent=2))
+        return 0
+    registry = ModelRegistry.existing(settings)
+    result: Any
+    if args.action == "list":
         aliases = registry.aliases()
         result = {
             "aliases": aliases,

@@ -45,6 +45,16 @@ class RegistryError(ValueError):
     """A registry request that cannot be carried out as asked; says why."""
 
 
+class AliasDocumentError(RegistryError):
+    """The aliases document is damaged: nothing is moved and nothing is read from it."""
+
+
+RESTORE = (
+    "; no alias was read or moved: restore the document from a backup (S3 object versioning "
+    "keeps its earlier versions)"
+)
+
+
 class AliasConflict(RegistryError, TransientError):
     """Other writers kept moving the aliases: the move was not made, and may be tried again."""
 
@@ -75,7 +85,20 @@ class ModelRegistry:
 
     @classmethod
     def open(cls, config: RegistryConfig) -> ModelRegistry:
+        """The registry at ``config.root``; its root is made by the first registration."""
         return cls(open_storage(config), config.alias_attempts)
+
+    @classmethod
+    def existing(cls, config: RegistryConfig) -> ModelRegistry:
+        """The registry at ``config.root``, which must exist: reading a mistyped root would
+        find an empty registry and say nothing."""
+        registry = cls.open(config)
+        if not registry.storage.root_exists():
+            raise RegistryError(
+                f"there is no registry at {registry.storage.uri('')}: check registry.root "
+                "(--registry), or create it with `adagrpo registry init`"
+            )
+        return registry
 
     # -- versions ----------------------------------------------------------------------------
 
@@ -221,7 +244,28 @@ class ModelRegistry:
         found = self.storage.read_tagged(REGISTRY_ALIASES)
         if found is None:
             return {"revision": 0, "aliases": dict.fromkeys(ALIASES), "log": []}, None
-        return json.loads(found[0]), found[1]
+        return self._parsed_aliases(found[0]), found[1]
+
+    def _parsed_aliases(self, content: bytes) -> dict[str, Any]:
+        """The alias document, checked: a damaged one is named, never half-read."""
+        where = self.storage.uri(REGISTRY_ALIASES)
+        try:
+            document = json.loads(content)
+        except (ValueError, UnicodeDecodeError) as exc:
+            raise AliasDocumentError(f"{where} is not JSON ({exc}){RESTORE}") from None
+        aliases = document.get("aliases") if isinstance(document, dict) else None
+        if (
+            not isinstance(aliases, dict)
+            or set(aliases) != set(ALIASES)
+            or not all(v is None or (isinstance(v, int) and v > 0) for v in aliases.values())
+            or not isinstance(document.get("revision"), int)
+            or not isinstance(document.get("log"), list)
+        ):
+            raise AliasDocumentError(
+                f"{where} is not an alias document (a revision, the aliases "
+                f"{', '.join(ALIASES)} each a version or null, and a log){RESTORE}"
+            )
+        return document
 
     def _move(self, change: Change, action: str, actor: str, reason: str) -> dict[str, Any]:
         """Apply ``change(aliases, log) -> {alias: version}`` with one conditional write, read

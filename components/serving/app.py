@@ -1,4 +1,6 @@
-"""The HTTP service: ``/healthz`` and ``/recommend`` (one request, or a batch of them).
+"""The HTTP service: ``/recommend`` (one request, or a batch of them), ``/healthz`` (liveness:
+the process answers) and ``/readyz`` (readiness: a champion is loaded; degraded when a version
+or the aliases could not be read and the service goes on with what it has).
 
 Every response names the arm and the registry version that produced it, and the experiment it
 belongs to, so that the logs of what was shown can be read out per arm (``ab-readout``).
@@ -7,7 +9,7 @@ belongs to, so that the logs of what was shown can be read out per arm (``ab-rea
 from __future__ import annotations
 
 import threading
-from typing import Any
+from typing import Annotated, Any
 
 from fastapi import FastAPI, HTTPException
 from fastapi.responses import JSONResponse
@@ -17,11 +19,14 @@ from components.core.config import ServingConfig
 from components.serving.arms import Arms
 from components.serving.assignment import arm_of
 
+# Ids are int64 (what the logs and the models hold) and never booleans.
+Id = Annotated[int, Field(strict=True, ge=0, le=2**63 - 1)]
+
 
 class Request(BaseModel):
-    user_id: int
-    history: list[int] = Field(description="Item ids the user interacted with, oldest first")
-    k: int = Field(10, ge=1, description="How many items to recommend")
+    user_id: Id
+    history: list[Id] = Field(description="Item ids the user interacted with, oldest first")
+    k: int = Field(10, ge=1, strict=True, description="How many items to recommend")
 
 
 class Batch(BaseModel):
@@ -48,12 +53,21 @@ def create_app(arms: Arms, experiment: dict[str, Any] | None, settings: ServingC
         return arm if arms.current(arm) is not None else "control"
 
     @app.get("/healthz")
-    def health() -> JSONResponse:
+    def live() -> dict[str, str]:
+        return {"status": "alive"}
+
+    @app.get("/readyz")
+    def ready() -> JSONResponse:
         serving = arms.current("control") is not None
         report = arms.health()
-        clean = all(entry["error"] is None for entry in report.values())
-        status = "ok" if serving and clean else ("degraded" if serving else "unavailable")
-        body = {"status": status, "experiment_id": experiment_id, "arms": report}
+        reasons = [f"{arm}: {entry['error']}" for arm, entry in report.items() if entry["error"]]
+        if arms.aliases_error:
+            reasons.append(arms.aliases_error)
+        if not serving:
+            reasons.insert(0, "no champion loaded: nothing can be served")
+        status = "ok" if serving and not reasons else ("degraded" if serving else "unavailable")
+        body = {"status": status, "reasons": reasons, "experiment_id": experiment_id,
+                "arms": report}  # fmt: skip
         return JSONResponse(body, status_code=200 if serving else 503)
 
     @app.post("/recommend")

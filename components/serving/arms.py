@@ -3,8 +3,9 @@
 Each arm follows an alias (``champion`` for control, ``challenger`` for treatment). Every
 ``refresh_s`` the aliases document is read again; when an alias moved, the new version is
 loaded, verified file by file, and swapped in at once; an alias that is cleared ends its arm
-(its users go to control). A version that fails its checksums is never served: the arm keeps
-its current model and reports the error in ``/healthz``.
+(its users go to control). A version that cannot be loaded (a file that fails its checksum or
+is missing) is never served, and a damaged aliases document moves nothing: the arms keep what
+they serve and report the error in ``/readyz``.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from components.core.partitions import ArtifactIntegrityError
+from components.core.errors import StorageUnavailable
 from components.policy.servable import ServableModel
 from components.policy.trie import SidTrie
 from components.registry.artifacts import load_servable
@@ -37,6 +38,7 @@ class Arms:
         self.registry, self.aliases, self.refresh_s = registry, aliases, refresh_s
         self.loaded: dict[str, Loaded | None] = dict.fromkeys(aliases)
         self.errors: dict[str, str | None] = dict.fromkeys(aliases)
+        self.aliases_error: str | None = None  # the aliases document could not be read
         self._checked_at = float("-inf")
         self._lock = threading.Lock()
         self.refresh()
@@ -50,7 +52,13 @@ class Arms:
     def refresh(self) -> None:
         with self._lock:
             self._checked_at = time.monotonic()
-            pointed = self.registry.aliases()
+            try:
+                pointed = self.registry.aliases()
+            except (RegistryError, OSError, StorageUnavailable) as unreadable:
+                self.aliases_error = f"aliases unreadable, serving what was loaded: {unreadable}"
+                log.error("%s", self.aliases_error)
+                return
+            self.aliases_error = None
             for arm, alias in self.aliases.items():
                 number, loaded = pointed[alias], self.loaded[arm]
                 if number is None:  # the experiment is over for this arm
@@ -60,7 +68,7 @@ class Arms:
                     continue
                 try:
                     model = load_servable(self.registry, number)
-                except (ArtifactIntegrityError, RegistryError) as refused:
+                except (ValueError, OSError, StorageUnavailable) as refused:  # checksums too
                     self.errors[arm] = f"version {number} refused: {refused}"
                     log.error("%s: keeping %s, %s", arm, loaded and loaded.version, refused)
                     continue

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import argparse
+import os
+import socket
 
-from components.core.cli_args import experiment_id
+from components.core.cli_args import experiment_id, port_number
 from components.core.config import PipelineConfig
 
 
@@ -16,7 +18,8 @@ def register(subparsers: argparse._SubParsersAction, common: argparse.ArgumentPa
         description="Serve top-K recommendations from the model registry: the champion, or "
         "with --experiment the champion (control) and the challenger (treatment) of an A/B "
         "experiment, users assigned by a salted hash. POST /recommend takes "
-        '{"user_id": 1, "history": [item ids], "k": 10} or {"requests": [...]}; GET /healthz. '
+        '{"user_id": 1, "history": [item ids], "k": 10} or {"requests": [...]}; GET /healthz '
+        "(liveness), GET /readyz (readiness, with the reasons when degraded). "
         "Alias moves are picked up without a restart (serving.refresh_s).",
     )
     parser.add_argument("--registry", help="registry root: a folder or s3://bucket/prefix")
@@ -24,7 +27,9 @@ def register(subparsers: argparse._SubParsersAction, common: argparse.ArgumentPa
         "--experiment", metavar="ID", type=experiment_id, help="the A/B experiment to serve"
     )
     parser.add_argument("--host", help="listen address (default: serving.host)")
-    parser.add_argument("--port", type=int, help="listen port (default: serving.port)")
+    parser.add_argument(
+        "--port", type=port_number, help="listen port, 0 for a free one (default: serving.port)"
+    )
     parser.set_defaults(handler=run)
 
 
@@ -38,5 +43,20 @@ def run(args: argparse.Namespace, config: PipelineConfig) -> int:
         registry = registry.model_copy(update={"root": args.registry})
     settings = config.serving
     app = build_app(registry, settings, args.experiment)
-    uvicorn.run(app, host=args.host or settings.host, port=args.port or settings.port)
+    host = args.host or settings.host
+    listener = listen(host, settings.port if args.port is None else args.port)
+    print(f"serving on http://{host}:{listener.getsockname()[1]}", flush=True)
+    uvicorn.Server(uvicorn.Config(app)).run(sockets=[listener])
     return 0
+
+
+def listen(host: str, port: int) -> socket.socket:
+    """A socket listening on ``host:port`` (port 0: a free one); a port in use is named."""
+    try:
+        return socket.create_server((host, port))
+    except OSError as exc:
+        reason = os.strerror(exc.errno) if exc.errno else str(exc)
+        raise OSError(
+            f"cannot listen on {host}:{port} ({reason}): choose another --port (0 picks a free "
+            "one) or serving.host"
+        ) from None

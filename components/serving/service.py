@@ -20,7 +20,7 @@ from components.serving.arms import Arms
 def build_app(
     registry_config: RegistryConfig, settings: ServingConfig, experiment_id: str | None
 ) -> FastAPI:
-    registry = ModelRegistry.open(registry_config)
+    registry = ModelRegistry.existing(registry_config)
     experiment = read_experiment(registry, experiment_id) if experiment_id else None
     followed = (
         {arm: entry["alias"] for arm, entry in experiment["arms"].items()}

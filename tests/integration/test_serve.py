@@ -90,7 +90,8 @@ def test_recommends_listed_items_from_the_champion(registry: ModelRegistry) -> N
     registry.set_alias("champion", champion, "test", "first")
 
     with serving() as client:
-        assert client.get("/healthz").json()["status"] == "ok"
+        assert client.get("/readyz").json()["status"] == "ok"
+        assert client.get("/healthz").json() == {"status": "alive"}
         one = client.post("/recommend", json={"user_id": 7, "history": [3, 5, 99], "k": 5}).json()
         batch = client.post(
             "/recommend",
@@ -150,15 +151,16 @@ def test_an_alias_move_is_served_without_a_restart_and_a_tampered_version_never(
         document = json.loads(registry.storage.read_bytes(REGISTRY_ALIASES))
         document["aliases"]["champion"] = tampered
         registry.storage.write_bytes(REGISTRY_ALIASES, Storage.json_bytes(document))
-        eventually(lambda: client.get("/healthz").json()["status"] == "degraded")
-        health = client.get("/healthz").json()["arms"]["control"]
+        eventually(lambda: client.get("/readyz").json()["status"] == "degraded")
+        health = client.get("/readyz").json()["arms"]["control"]
         assert health["version"] == second and WEIGHTS in health["error"]
         assert client.post("/recommend", json=request).json()["version"] == second
 
 
 def test_without_a_champion_the_service_is_unavailable(registry: ModelRegistry) -> None:
     with serving() as client:
-        assert client.get("/healthz").status_code == 503
+        assert client.get("/readyz").status_code == 503
+        assert client.get("/healthz").status_code == 200  # alive, not ready
         assert client.post("/recommend", json={"user_id": 1, "history": [1]}).status_code == 503
         assert (
             client.post("/recommend", json={"user_id": 1, "history": [1], "k": 0}).status_code
@@ -200,3 +202,103 @@ def test_simulated_users_are_shown_the_services_slates_under_its_arms(
     first = served[served["request_id"] == served["request_id"].iloc[0]].sort_values("position")
     assert first["item_id"].tolist() == asked.json()["items"][: len(first)]
     assert first["arm"].iloc[0] == asked.json()["arm"]
+
+
+def test_a_champion_that_cannot_be_loaded_leaves_the_last_one_serving(
+    registry: ModelRegistry,
+) -> None:
+    first, broken = register_model(registry, 1), register_model(registry, 2)
+    registry.set_alias("champion", first, "test", "first")
+    request = {"user_id": 1, "history": [3], "k": 3}
+
+    with serving() as client:
+        assert client.post("/recommend", json=request).json()["version"] == first
+        # The next champion's weights vanish after it was verified and pointed at.
+        registry.set_alias("champion", broken, "test", "promoted")
+        registry.storage.delete(f"{version_prefix(broken)}/{WEIGHTS}")
+        eventually(lambda: client.get("/readyz").json()["status"] == "degraded")
+        ready = client.get("/readyz")
+        assert ready.status_code == 200 and WEIGHTS in ready.json()["reasons"][0]
+        assert client.post("/recommend", json=request).json()["version"] == first
+
+
+@pytest.mark.parametrize("damage", [b"", b"{not json", b"{}", b'{"aliases": {"champion": -1}}'])
+def test_a_damaged_alias_document_moves_nothing_and_is_reported(
+    registry: ModelRegistry, damage: bytes, caplog: pytest.LogCaptureFixture
+) -> None:
+    champion = register_model(registry, 1)
+    registry.set_alias("champion", champion, "test", "first")
+    request = {"user_id": 1, "history": [3], "k": 3}
+
+    with serving() as client:
+        assert client.post("/recommend", json=request).json()["version"] == champion
+        registry.storage.write_bytes(REGISTRY_ALIASES, damage)
+        eventually(lambda: client.get("/readyz").json()["status"] == "degraded")
+        assert "aliases unreadable" in client.get("/readyz").json()["reasons"][-1]
+        for _ in range(3):  # every request after each refresh still answers
+            assert client.post("/recommend", json=request).json()["version"] == champion
+            time.sleep(SETTINGS.refresh_s)
+
+    caplog.clear()
+    assert cli.main(["registry", "list"]) == 2
+    assert f"{REGISTRY_ALIASES} is not" in caplog.text and "Traceback" not in caplog.text
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [("user_id", 2**63), ("user_id", -1), ("user_id", True), ("history", [1, 2**64]),
+     ("history", [False]), ("k", True), ("user_id", "7")],
+)  # fmt: skip
+def test_a_bad_id_anywhere_in_a_request_is_a_422_naming_it(
+    registry: ModelRegistry, field: str, value: object
+) -> None:
+    registry.set_alias("champion", register_model(registry, 1), "test", "first")
+    good = {"user_id": 1, "history": [3], "k": 3}
+    with serving() as client:
+        single = client.post("/recommend", json={**good, field: value})
+        batch = client.post("/recommend", json={"requests": [good, {**good, field: value}]})
+    for response in (single, batch):
+        assert response.status_code == 422
+        assert field in json.dumps(response.json()["detail"])
+
+
+def test_a_registry_root_that_does_not_exist_is_refused_at_start(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    missing = str(tmp_path / "no-such-registry")
+    assert cli.main(["serve", "--registry", missing]) == 2
+    assert cli.main(["registry", "--registry", missing, "list"]) == 2
+    assert caplog.text.count(f"there is no registry at {missing}") == 2
+    assert not Path(missing).exists()
+
+
+def test_port_zero_binds_a_free_port_and_prints_it_and_a_busy_port_is_named(
+    tmp_path: Path,
+) -> None:
+    import socket
+    import subprocess
+    import sys
+
+    local = str(tmp_path / "registry")
+    assert cli.main(["registry", "--registry", local, "init"]) == 0
+    command = [sys.executable, "-m", "components.cli", "serve", "--registry", local]
+    service = subprocess.Popen([*command, "--port", "0"], stdout=subprocess.PIPE, text=True)
+    try:
+        assert service.stdout is not None
+        line = service.stdout.readline()  # printed once the socket listens
+        assert line.startswith("serving on http://127.0.0.1:")
+        url = line.split()[-1]
+        assert httpx.get(f"{url}/healthz", timeout=30).json() == {"status": "alive"}
+        assert httpx.get(f"{url}/readyz", timeout=30).status_code == 503  # no champion yet
+    finally:
+        service.terminate()
+        service.wait(timeout=30)
+
+    with socket.create_server(("127.0.0.1", 0)) as taken:
+        port = taken.getsockname()[1]
+        busy = subprocess.run(
+            [*command, "--port", str(port)], capture_output=True, text=True, timeout=120
+        )
+    assert busy.returncode == 2
+    assert f"cannot listen on 127.0.0.1:{port} (Address already in use)" in busy.stderr
+    assert "Traceback" not in busy.stderr

@@ -186,3 +186,21 @@ def test_the_cli_creates_a_missing_registry_root_once(
     assert json.loads(capsys.readouterr().out)["created"] is False
     assert cli.main(["registry", *flags, "list"]) == 0
     assert json.loads(capsys.readouterr().out)["versions"] == []
+
+
+@pytest.mark.parametrize(
+    "damage",
+    [b"", b"[]", b"{}", b'{"revision": 1, "aliases": {"champion": "1"}, "log": []}',
+     b'{"revision": 1, "aliases": {"champion": 0, "challenger": null}, "log": []}'],
+)  # fmt: skip
+def test_a_damaged_alias_document_is_named_and_nothing_moves(
+    registry: ModelRegistry, damage: bytes
+) -> None:
+    registry.set_alias("champion", register(registry, 1), "me", "first")
+    registry.storage.write_bytes("aliases.json", damage)
+    for read in (registry.aliases, registry.audit):
+        with pytest.raises(RegistryError, match=r"aliases\.json is not (JSON|an alias document)"):
+            read()
+    with pytest.raises(RegistryError, match="no alias was read or moved"):
+        registry.set_alias("challenger", 1, "me", "a move on a damaged document")
+    assert registry.storage.read_bytes("aliases.json") == damage
