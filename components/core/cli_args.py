@@ -10,11 +10,27 @@ from components.core.config import PipelineConfig
 
 
 def logical_date(value: str) -> date:
-    """A logical date ``YYYY-MM-DD``."""
+    """A logical date ``YYYY-MM-DD`` within the calendar the pipeline works in: any window
+    ending on it, or days after it, stay dates."""
+    from components.core.layout import FIRST_DAY, LAST_DAY
+
     try:
-        return date.fromisoformat(value)
+        day = date.fromisoformat(value)
     except ValueError:
         raise argparse.ArgumentTypeError(f"{value!r} is not a date YYYY-MM-DD") from None
+    if not FIRST_DAY <= day <= LAST_DAY:
+        raise argparse.ArgumentTypeError(f"{value} is outside {FIRST_DAY} to {LAST_DAY}")
+    return day
+
+
+def window_days(value: str) -> int:
+    """A window's length in days, from 1 to ``layout.MAX_WINDOW_DAYS``."""
+    from components.core.layout import MAX_WINDOW_DAYS
+
+    days = positive_int(value)
+    if days > MAX_WINDOW_DAYS:
+        raise argparse.ArgumentTypeError(f"{days} days is more than {MAX_WINDOW_DAYS}")
+    return days
 
 
 def add_logical_date(

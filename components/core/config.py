@@ -24,6 +24,8 @@ from pydantic import (
     model_validator,
 )
 
+from components.core.layout import FIRST_DAY, LAST_DAY
+
 ENV_PREFIX = "ADAGRPO__"
 CONFIG_FILE_ENV = "ADAGRPO_CONFIG"
 
@@ -101,7 +103,9 @@ class SimulateConfig(Section):
     )
     scale: Literal["tiny", "small", "demo", "large"] = "tiny"
     seed: int = 7
-    start: date = date(2026, 11, 1)
+    start: date = Field(
+        date(2026, 11, 1), ge=FIRST_DAY, le=LAST_DAY, description="The shop's first day"
+    )
     days: int | None = Field(None, ge=1, description="Overrides the scale's number of days")
     logging_policy: LoggingPolicyConfig = LoggingPolicyConfig()
 

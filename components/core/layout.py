@@ -102,10 +102,18 @@ def producer_hint(key: str) -> str:
     return f"; run `adagrpo {stage}{ds}` first"
 
 
+# The calendar the pipeline works in, and the longest window it reads: every window ending on
+# a day of it, and the days around it that stages reach for, are dates.
+FIRST_DAY, LAST_DAY = date(1970, 1, 1), date(9998, 12, 31)
+MAX_WINDOW_DAYS = 3_660  # ten years
+
+
 def window(ds: date, days: int) -> list[date]:
     """The ``days`` days ending on ``ds``, oldest first."""
-    if days < 1:
-        raise ValueError(f"a window needs at least one day, got {days}")
+    if not 1 <= days <= MAX_WINDOW_DAYS:
+        raise ValueError(f"a window is 1 to {MAX_WINDOW_DAYS} days long, got {days}")
+    if ds - timedelta(days=days - 1) < FIRST_DAY:
+        raise ValueError(f"the {days} days ending {ds} begin before {FIRST_DAY}")
     return [ds - timedelta(days=offset) for offset in range(days - 1, -1, -1)]
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from components.core.cli_args import add_logical_date
+from components.core.cli_args import add_logical_date, window_days
 from components.core.config import PipelineConfig
 
 
@@ -12,7 +12,7 @@ def register(subparsers: argparse._SubParsersAction, common: argparse.ArgumentPa
     parser = subparsers.add_parser("extract", parents=[common], help=__doc__)
     add_logical_date(parser)
     parser.add_argument(
-        "--lookback-days", type=int, help="days re-extracted up to --ds (default: config)"
+        "--lookback-days", type=window_days, help="days re-extracted up to --ds (default: config)"
     )
     parser.set_defaults(handler=run)
 

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import argparse
 from dataclasses import replace
-from datetime import date, timedelta
+from datetime import date
 from pathlib import Path
 from typing import Any
 
-from components.core.cli_args import logical_date, positive_int
+from components.core.cli_args import logical_date, positive_int, window_days
 from components.core.config import PipelineConfig
+from components.core.layout import window
 from components.simulate.scales import SCALES
 
 DEFAULT_REPLAY_DAYS = 30
@@ -33,7 +34,7 @@ def register(subparsers: Any, common: argparse.ArgumentParser) -> None:
     )
     window.add_argument("--ds", type=logical_date, help="last day of the window, YYYY-MM-DD")
     window.add_argument(
-        "--lookback-days", type=positive_int, help="window length (default: config extract)"
+        "--lookback-days", type=window_days, help="window length (default: config extract)"
     )
     simulate.add_argument(
         "--serve",
@@ -108,7 +109,7 @@ def _days_to_write(
     if args.days:
         raise ValueError("give either --days or --ds with --lookback-days, not both")
     days = args.lookback_days or config.extract.lookback_days
-    first = args.ds - timedelta(days=days - 1)
+    first = window(args.ds, days)[0]
     if first < start:
         raise ValueError(f"the {days} days ending {args.ds} begin before the shop opened {start}")
     return (first - start).days, days

@@ -7,7 +7,7 @@ import logging
 import sys
 from typing import Any
 
-from components.core.cli_args import add_logical_date, positive_int
+from components.core.cli_args import add_logical_date, window_days
 from components.core.config import PipelineConfig
 from components.validate.result import report_key
 
@@ -23,7 +23,7 @@ def register(subparsers: Any, common: argparse.ArgumentParser) -> None:
     add_logical_date(parser)
     parser.add_argument(
         "--lookback-days",
-        type=positive_int,
+        type=window_days,
         help="days ending on --ds to validate (default: extract.lookback_days, the days "
         "extract rewrites)",
     )
