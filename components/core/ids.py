@@ -1,7 +1,8 @@
 """The one rule for ids that become paths: experiment ids and run keys name folders and files
 under the storage roots, so none may climb out of its folder, start a hidden name or be empty.
 
-Registry versions are positive integers and days are dates; their parsers enforce that.
+Registry versions are positive integers and days are dates; their parsers enforce that. User and
+item ids are int64 (``MAX_INT64``) wherever they come in.
 """
 
 from __future__ import annotations
@@ -9,6 +10,7 @@ from __future__ import annotations
 import re
 
 MAX_LENGTH = 200
+MAX_INT64 = 2**63 - 1  # the largest user or item id: what the logs and the models hold
 # Letters, digits and the punctuation run keys and experiment ids use; no "/" and no "..".
 PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._=,+-]*")
 

@@ -16,11 +16,12 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
 from components.core.config import ServingConfig
+from components.core.ids import MAX_INT64
 from components.serving.arms import Arms
 from components.serving.assignment import arm_of
 
 # Ids are int64 (what the logs and the models hold) and never booleans.
-Id = Annotated[int, Field(strict=True, ge=0, le=2**63 - 1)]
+Id = Annotated[int, Field(strict=True, ge=0, le=MAX_INT64)]
 
 
 class Request(BaseModel):

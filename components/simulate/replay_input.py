@@ -19,6 +19,8 @@ from typing import Any
 
 import numpy as np
 
+from components.core.ids import MAX_INT64
+
 
 class ReplayInputError(ValueError):
     """Malformed or unreadable replay input; the message starts with ``file:line:`` or ``file:``."""
@@ -85,12 +87,12 @@ def _text_sequences(path: Path, text: str) -> Sequences:
     for number, line in enumerate(text.splitlines(), 1):
         if not line.strip():
             continue
-        if not all(token.isdigit() for token in line.split()):
+        if not all(token.isascii() and token.isdigit() for token in line.split()):
             raise ReplayInputError(
                 f"{path}:{number}: expected non-negative integer ids 'user_id item_id ...', "
                 f"got {line[:80]!r}"
             )
-        user, *items = (int(token) for token in line.split())
+        user, *items = (_int_id(token, f"{path}:{number}") for token in line.split())
         if not items:
             raise ReplayInputError(f"{path}:{number}: user {user} has no items")
         if user in line_of_user:
@@ -195,6 +197,8 @@ def _int_id(value: Any, where: str) -> int:
         raise ReplayInputError(f"{where}: id {value!r} is not an integer") from None
     if number < 0:
         raise ReplayInputError(f"{where}: id {value!r} is negative; ids must be 0 or more")
+    if number > MAX_INT64:
+        raise ReplayInputError(f"{where}: id {value!r} is above {MAX_INT64} (int64)")
     return number
 
 

@@ -177,6 +177,9 @@ def test_fillers_follow_popularity(tmp_path: Path) -> None:
     [
         ("Beauty.txt", "1 1 2\n2 3 x\n", r"Beauty\.txt:2: expected non-negative integer ids"),
         ("Beauty.txt", "1 1 2\n2 3 -4\n", r"Beauty\.txt:2: expected non-negative integer ids"),
+        ("Beauty.txt", "1 1 2\n2 3 \u00b2\n", r"Beauty\.txt:2: expected non-negative integer ids"),
+        ("Beauty.txt", f"1 1 {2**63}\n", rf"Beauty\.txt:1: id '{2**63}' is above {2**63 - 1}"),
+        ("X.inter.json", f'{{\n  "0": [1, {2**64}]\n}}', r"X\.inter\.json:2: .* is above"),
         ("X.inter.json", '{\n  "0": [1, 2],\n  "1": [3, -4]\n}', r"X\.inter\.json:3: .*-4 is neg"),
         ("items.tsv", "item_id\tasin\ttitle\n-1\tB1\tok\n", r"items\.tsv:2: id '-1' is neg"),
         ("items.tsv", "item_id\tasin\ttitle\n", r"items\.tsv:1: no items \(the file is empty"),
