@@ -7,7 +7,7 @@ DEMO_DS ?= 2026-11-14
 # The amazon-beauty folder the Beauty benchmarks read (docs/benchmarks.md says where it comes from).
 BEAUTY ?=
 
-.PHONY: setup java demo airflow compose-demo test test-fast test-live test-compose bench bench-airflow bench-compose bench-experiment bench-recipe bench-regimes bench-ab bench-quality bench-beauty-rl lint format lock clean
+.PHONY: setup java demo airflow compose-demo test test-fast test-live test-compose bench bench-airflow bench-compose bench-experiment bench-recipe bench-regimes bench-ab bench-serve bench-quality bench-beauty-rl lint format lock clean
 
 setup: $(INSTALLED) java
 
@@ -67,6 +67,9 @@ bench-regimes: setup  # every method under three exposure-bias levels of the sim
 
 bench-ab: setup  # the online claim: NLL against AdaGRPO and the mixtures, served to the simulated users (after bench-regimes)
 	$(BIN)/python -m benchmarks.ab
+
+bench-serve: setup  # adagrpo serve under 1, 10 and 50 concurrent clients, micro-batching on and off
+	$(BIN)/python -m benchmarks.run --only serving
 
 bench-quality: setup  # the SFT policy on Amazon Beauty against TIGER's published numbers
 	@test -n "$(BEAUTY)" || { echo "usage: make bench-quality BEAUTY=path/to/amazon-beauty (docs/benchmarks.md)"; exit 2; }

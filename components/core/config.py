@@ -452,6 +452,30 @@ class ServingConfig(Section):
     beam_width: int = Field(20, ge=1, le=1000, description="Beams searched per request")
     max_k: int = Field(100, ge=1, le=1000, description="Largest list a request may ask for")
     max_batch: int = Field(1024, ge=1, le=100_000, description="Requests per batch call")
+    max_request_cost: int = Field(
+        51_200,
+        ge=1,
+        le=100_000_000,
+        description="Most beams one call may ask for: users x max(beam_width, k)",
+    )
+    micro_batching: bool = Field(
+        True, description="Decode the users of concurrent requests together (off: one by one)"
+    )
+    batch_users: int = Field(
+        64, ge=1, le=100_000, description="Most users decoded in one beam search"
+    )
+    batch_wait_ms: float = Field(
+        5.0,
+        ge=0,
+        le=1000,
+        description="Longest a request waits for others to join its batch",
+    )
+    queue_users: int = Field(
+        4096,
+        ge=1,
+        le=10_000_000,
+        description="Users that may wait to be decoded; beyond, a call gets 429 and Retry-After",
+    )
 
 
 # Every stage a DAG task runs, by its CLI name.

@@ -1,7 +1,8 @@
 """The models behind each arm, following the registry's aliases.
 
 Each arm follows an alias (``champion`` for control, ``challenger`` for treatment). Every
-``refresh_s`` the aliases document is read again; when an alias moved, the new version is
+``refresh_s`` a background thread reads the aliases document again (requests never wait for
+the registry); when an alias moved, the new version is
 loaded, verified file by file, and swapped in at once; an alias that is cleared ends its arm
 (its users go to control). A version that cannot be loaded (a file that fails its checksum or
 is missing) is never served, and a damaged aliases document moves nothing: the arms keep what
@@ -12,7 +13,6 @@ from __future__ import annotations
 
 import logging
 import threading
-import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -39,19 +39,35 @@ class Arms:
         self.loaded: dict[str, Loaded | None] = dict.fromkeys(aliases)
         self.errors: dict[str, str | None] = dict.fromkeys(aliases)
         self.aliases_error: str | None = None  # the aliases document could not be read
-        self._checked_at = float("-inf")
         self._lock = threading.Lock()
+        self._stopped = threading.Event()
+        self._refresher: threading.Thread | None = None
         self.refresh()
 
     def current(self, arm: str) -> Loaded | None:
-        """The arm's model, after looking for alias moves when the last look is stale."""
-        if time.monotonic() - self._checked_at > self.refresh_s:
-            self.refresh()
+        """The arm's model as the last look at the registry found it."""
         return self.loaded[arm]
+
+    def start(self) -> None:
+        """Look for alias moves every ``refresh_s`` in a background thread, until ``stop``."""
+        self._stopped.clear()
+        self._refresher = threading.Thread(target=self._follow, name="aliases", daemon=True)
+        self._refresher.start()
+
+    def stop(self) -> None:
+        self._stopped.set()
+        if self._refresher is not None:
+            self._refresher.join(timeout=30)
+
+    def _follow(self) -> None:
+        while not self._stopped.wait(self.refresh_s):
+            try:
+                self.refresh()
+            except Exception:  # a bug must not end the refreshes: log it and go on
+                log.exception("looking for alias moves failed")
 
     def refresh(self) -> None:
         with self._lock:
-            self._checked_at = time.monotonic()
             try:
                 pointed = self.registry.aliases()
             except (RegistryError, OSError, StorageUnavailable) as unreadable:

@@ -302,3 +302,31 @@ def test_port_zero_binds_a_free_port_and_prints_it_and_a_busy_port_is_named(
     assert busy.returncode == 2
     assert f"cannot listen on 127.0.0.1:{port} (Address already in use)" in busy.stderr
     assert "Traceback" not in busy.stderr
+
+
+def test_a_call_above_the_cost_limit_is_refused_naming_it(registry: ModelRegistry) -> None:
+    registry.set_alias("champion", register_model(registry, 1), "test", "first")
+    settings = SETTINGS.model_copy(update={"max_request_cost": 30})  # beam 8: 3 users fit
+    app = build_app(load_config().registry, settings, None)
+    users = [{"user_id": user, "history": [3], "k": 3} for user in range(4)]
+    with in_thread(app) as url, httpx.Client(base_url=url, timeout=30) as client:
+        refused = client.post("/recommend", json={"requests": users})
+        allowed = client.post("/recommend", json={"requests": users[:3]})
+    assert refused.status_code == 422 and "serving.max_request_cost 30" in refused.text
+    assert allowed.status_code == 200
+
+
+def test_a_full_queue_answers_429_with_retry_after(
+    registry: ModelRegistry, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from components.serving.batching import MicroBatcher, QueueFull
+
+    async def full(*_: object) -> None:
+        raise QueueFull(3)
+
+    registry.set_alias("champion", register_model(registry, 1), "test", "first")
+    monkeypatch.setattr(MicroBatcher, "recommend", full)
+    with serving() as client:
+        response = client.post("/recommend", json={"user_id": 1, "history": [3], "k": 3})
+    assert response.status_code == 429 and response.headers["Retry-After"] == "3"
+    assert "retry after 3 s" in response.json()["detail"]
