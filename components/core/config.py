@@ -19,6 +19,7 @@ from pydantic import (
     ConfigDict,
     Field,
     PositiveInt,
+    SecretStr,
     ValidationError,
     field_validator,
     model_validator,
@@ -469,6 +470,12 @@ class ServingConfig(Section):
         ge=0,
         le=1000,
         description="Longest a request waits for others to join its batch",
+    )
+    token: SecretStr | None = Field(
+        None,
+        description="Bearer token /recommend requires (off by default: loopback, or behind an "
+        "ingress that authenticates); set it in the environment, ADAGRPO__SERVING__TOKEN, "
+        "not in a file",
     )
     queue_users: int = Field(
         4096,

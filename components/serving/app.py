@@ -14,10 +14,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hmac
 from collections.abc import AsyncIterator, Sequence
 from typing import Annotated, Any
 
-from fastapi import FastAPI, HTTPException
+from fastapi import Depends, FastAPI, Header, HTTPException
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
@@ -106,7 +107,17 @@ def create_app(arms: Arms, experiment: dict[str, Any] | None, settings: ServingC
                 "arms": report, "queued_users": batcher.queued}  # fmt: skip
         return JSONResponse(body, status_code=200 if serving else 503)
 
-    @app.post("/recommend", response_model=None)
+    def authorized(authorization: Annotated[str | None, Header()] = None) -> None:
+        """With ``serving.token`` set, the caller must present it as a bearer token."""
+        if settings.token is None:
+            return
+        expected = f"Bearer {settings.token.get_secret_value()}".encode()
+        if authorization is None or not hmac.compare_digest(authorization.encode(), expected):
+            raise HTTPException(
+                401, "a valid bearer token is required", headers={"WWW-Authenticate": "Bearer"}
+            )
+
+    @app.post("/recommend", response_model=None, dependencies=[Depends(authorized)])
     async def recommend(body: Request | Batch) -> Recommendation | dict[str, list[Recommendation]]:
         requests = body.requests if isinstance(body, Batch) else [body]
         _check_cost(requests, settings)

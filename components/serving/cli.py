@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import argparse
+import ipaddress
+import logging
 import os
 import socket
 
 from components.core.cli_args import experiment_id, port_number
 from components.core.config import PipelineConfig
+
+log = logging.getLogger(__name__)
 
 
 def register(subparsers: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
@@ -44,6 +48,12 @@ def run(args: argparse.Namespace, config: PipelineConfig) -> int:
     settings = config.serving
     app = build_app(registry, settings, args.experiment)
     host = args.host or settings.host
+    if settings.token is None and not ipaddress.ip_address(socket.gethostbyname(host)).is_loopback:
+        log.warning(
+            "serving on %s without a bearer token: anyone who reaches it gets recommendations; "
+            "put it behind an ingress that authenticates, or set ADAGRPO__SERVING__TOKEN",
+            host,
+        )
     listener = listen(host, settings.port if args.port is None else args.port)
     print(f"serving on http://{host}:{listener.getsockname()[1]}", flush=True)
     uvicorn.Server(uvicorn.Config(app)).run(sockets=[listener])

@@ -330,3 +330,22 @@ def test_a_full_queue_answers_429_with_retry_after(
         response = client.post("/recommend", json={"user_id": 1, "history": [3], "k": 3})
     assert response.status_code == 429 and response.headers["Retry-After"] == "3"
     assert "retry after 3 s" in response.json()["detail"]
+
+
+def test_with_a_token_set_recommend_asks_for_it_and_the_probes_do_not(
+    registry: ModelRegistry, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    registry.set_alias("champion", register_model(registry, 1), "test", "first")
+    monkeypatch.setenv("ADAGRPO__SERVING__TOKEN", "s3cret")
+    settings = load_config().serving.model_copy(update={"refresh_s": 0.1, "beam_width": 8})
+    assert "s3cret" not in load_config().to_yaml()  # never printed with the config
+    app = build_app(load_config().registry, settings, None)
+    request = {"user_id": 1, "history": [3], "k": 3}
+    with in_thread(app) as url, httpx.Client(base_url=url, timeout=30) as client:
+        anonymous = client.post("/recommend", json=request)
+        wrong = client.post("/recommend", json=request, headers={"Authorization": "Bearer no"})
+        right = client.post("/recommend", json=request, headers={"Authorization": "Bearer s3cret"})
+        probes = [client.get(path).status_code for path in ("/healthz", "/readyz")]
+    for refused in (anonymous, wrong):
+        assert refused.status_code == 401 and refused.headers["WWW-Authenticate"] == "Bearer"
+    assert right.status_code == 200 and probes == [200, 200]
