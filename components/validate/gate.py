@@ -80,7 +80,8 @@ def validated_history(storage: Storage, days: Sequence[date]) -> list[date]:
     if not committed:
         raise PartitionNotPublished(
             f"no curated partition is published for {days[0]}..{days[-1]} under "
-            f"{storage.uri(CURATED_EXPOSURES)}"
+            f"{storage.uri(CURATED_EXPOSURES)}; run `adagrpo extract --ds {days[-1]}` and "
+            f"`adagrpo validate --ds {days[-1]}` first"
         )
     history = [day for day in days if day >= committed[0]]
     if history[0] > days[0]:

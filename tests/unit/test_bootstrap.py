@@ -26,9 +26,11 @@ def test_without_a_difference_the_interval_excludes_zero_about_five_percent_of_t
     assert 0.02 <= excluded / 300 <= 0.09  # 5% nominal; a binomial 300 x 0.05 spread
 
 
-def test_the_same_seed_gives_the_same_interval() -> None:
+def test_the_same_seed_gives_the_same_interval_and_another_seed_another() -> None:
     differences = np.random.default_rng(2).normal(0, 1, 500)
 
-    assert paired_bootstrap(differences, 300, seed=7) == paired_bootstrap(differences, 300, seed=7)
+    seven, again, eight = (paired_bootstrap(differences, 300, seed=s) for s in (7, 7, 8))
+    assert seven == again
+    assert (seven["low"], seven["high"]) != (eight["low"], eight["high"])  # the seed decides
     with pytest.raises(ValueError, match="no users"):
         paired_bootstrap(np.array([]), 10, seed=0)

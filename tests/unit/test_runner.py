@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 
 import pytest
 from airflow.sdk.exceptions import AirflowFailException
@@ -44,14 +45,6 @@ def test_other_failures_are_not_taken_for_bad_input(exit_code: int) -> None:
     assert not isinstance(failure.value, StageRejectedInput)
 
 
-class RecordingRunner:
-    def __init__(self) -> None:
-        self.calls: list[StageCall] = []
-
-    def run(self, call: StageCall) -> None:
-        self.calls.append(call)
-
-
 @pytest.mark.parametrize(
     ("stage", "args"),
     [
@@ -73,33 +66,38 @@ def test_training_calls_name_their_method() -> None:
     assert call == StageCall("train", ("--ds", "2026-11-03", "--method", "adagrpo"))
 
 
-def test_run_stage_uses_the_configured_runner(monkeypatch: pytest.MonkeyPatch) -> None:
-    runner = RecordingRunner()
-    monkeypatch.setattr(steps, "runner_for", lambda config, stage: runner)
+def fake_interpreter(folder: Path, exit_code: int) -> Path:
+    """An interpreter for the subprocess runner that records its arguments and exits."""
+    script = folder / "python"
+    script.write_text(
+        f'#!/bin/sh\necho "$@" > {folder / "argv"}\necho "the stage\'s last line"\n'
+        f"exit {exit_code}\n"
+    )
+    script.chmod(0o755)
+    return script
+
+
+def test_run_stage_uses_the_configured_runner(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setenv("ADAGRPO__RUNNER__PYTHON", str(fake_interpreter(tmp_path, 0)))
     steps.run_stage("extract", "2026-11-03", {"lookback_days": 2})
-    assert [call.stage for call in runner.calls] == ["extract"]
-
-
-class FailingRunner:
-    def __init__(self, exit_code: int) -> None:
-        self.exit_code = exit_code
-
-    def run(self, call: StageCall) -> None:
-        fail_unless_zero(call.stage, self.exit_code, ["the stage's last line"])
+    argv = (tmp_path / "argv").read_text().split()
+    assert argv == ["-m", "components.cli", "extract", "--ds", "2026-11-03", "--lookback-days", "2"]
 
 
 def test_a_task_whose_stage_refused_its_input_fails_without_retries(
-    monkeypatch: pytest.MonkeyPatch,
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
-    monkeypatch.setattr(steps, "runner_for", lambda config, stage: FailingRunner(EXIT_BAD_INPUT))
+    monkeypatch.setenv("ADAGRPO__RUNNER__PYTHON", str(fake_interpreter(tmp_path, EXIT_BAD_INPUT)))
     with pytest.raises(AirflowFailException, match="the stage's last line"):
         steps.run_stage("features", "2026-11-03", {"lookback_days": 2})
 
 
 def test_a_task_whose_stage_may_heal_is_left_to_its_retries(
-    monkeypatch: pytest.MonkeyPatch,
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
-    monkeypatch.setattr(steps, "runner_for", lambda config, stage: FailingRunner(EXIT_TRANSIENT))
+    monkeypatch.setenv("ADAGRPO__RUNNER__PYTHON", str(fake_interpreter(tmp_path, EXIT_TRANSIENT)))
     with pytest.raises(StageFailed) as failure:
         steps.run_stage("features", "2026-11-03", {"lookback_days": 2})
     assert failure.value.exit_code == EXIT_TRANSIENT  # the runner's failure, not a fail-fast one
