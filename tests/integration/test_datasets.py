@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import shutil
 from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -99,11 +101,21 @@ def test_temporal_split(spark) -> None:  # type: ignore[no-untyped-def]
     ]  # fmt: skip
 
 
-def test_end_to_end_on_a_tiny_shop(tiny_shop: PipelineConfig) -> None:
+@pytest.fixture
+def own_shop(tiny_shop: PipelineConfig, tmp_path: Path) -> PipelineConfig:
+    """A copy of the session's tiny shop that a test may write to (the shared one is read-only)."""
+    root = tmp_path / "shop"
+    shutil.copytree(tiny_shop.storage.root, root, ignore=shutil.ignore_patterns("_staging"))
+    storage = tiny_shop.storage.model_copy(update={"root": str(root)})
+    return tiny_shop.model_copy(update={"storage": storage})
+
+
+def test_end_to_end_on_a_tiny_shop(own_shop: PipelineConfig) -> None:
     from components.core import layout, partitions
     from components.core.storage import open_storage
     from components.datasets.stage import build_dataset
 
+    tiny_shop = own_shop
     summary = build_dataset(tiny_shop, DS)
 
     storage = open_storage(tiny_shop.storage)
@@ -126,21 +138,19 @@ def test_end_to_end_on_a_tiny_shop(tiny_shop: PipelineConfig) -> None:
     assert published_files(storage, layout.partition(layout.DATASETS, DS)) == published
 
 
-def test_refuses_a_partition_that_failed_validation(tiny_shop: PipelineConfig) -> None:
+def test_refuses_a_partition_that_failed_validation(own_shop: PipelineConfig) -> None:
+    from components.core import layout, partitions
     from components.core.storage import open_storage
     from components.datasets.stage import build_dataset
     from components.validate.gate import PartitionFailedValidation
 
-    storage = open_storage(tiny_shop.storage)
+    storage = open_storage(own_shop.storage)
     key = f"quality/exposures/dt={DS - timedelta(days=1)}/result.json"
-    original = storage.read_bytes(key)
     result = storage.read_json(key)
     storage.write_json(key, {**result, "success": False, "failed_expectations": ["planted"]})
-    try:
-        with pytest.raises(PartitionFailedValidation, match=r"planted|failed"):
-            build_dataset(tiny_shop, DS)
-    finally:
-        storage.write_bytes(key, original)
+    with pytest.raises(PartitionFailedValidation, match=r"planted|failed"):
+        build_dataset(own_shop, DS)
+    assert not partitions.is_published(storage, layout.partition(layout.DATASETS, DS))
 
 
 def test_items_without_a_semantic_id_are_named(spark) -> None:  # type: ignore[no-untyped-def]

@@ -140,3 +140,46 @@ def test_runs_put_up_by_hand_become_champion_then_challenger_of_an_experiment(
     # Again: the same versions, no alias moves.
     assert put_up(root, "method=nll,seed=1") == 0
     assert len(registry.versions()) == 2 and len(registry.audit()) == 2
+
+
+def test_a_candidate_below_a_floor_is_not_blessed_and_nothing_is_registered(
+    tiny_dataset: Path, tmp_path: Path, s3_registry: str
+) -> None:
+    root = fresh_root(tiny_dataset, tmp_path / "root")
+    for name in ("train", "evaluate", "select"):
+        assert stage(root, name) == 0, name
+    floor = "promotion.min_hr=1"  # no model finds every user's next item
+    assert stage(root, "bless", floor) == 0 and stage(root, "register", floor) == 0
+
+    blessing = published(root, "blessing")
+    assert not blessing["blessed"] and blessing["champion"] is None
+    assert (
+        blessing["reasons"][0].startswith("HR@10 ") and " < the floor 1.0" in blessing["reasons"][0]
+    )
+    assert published(root, "registration") == {
+        "ds": DS, "blessed": False, "reasons": blessing["reasons"]
+    }  # fmt: skip
+    registry = ModelRegistry.open(load_config().registry)
+    assert registry.versions() == [] and registry.audit() == []
+    assert registry.aliases() == {"champion": None, "challenger": None}
+
+
+def test_a_candidate_that_does_not_beat_the_champion_is_not_blessed_and_moves_nothing(
+    tiny_dataset: Path, tmp_path: Path, s3_registry: str
+) -> None:
+    first = fresh_root(tiny_dataset, tmp_path / "first")
+    for name in ("train", "evaluate", "select", "bless", "register"):
+        assert stage(first, name) == 0, name  # the first model becomes the champion
+    # A second data lake, the same registry: a new candidate, which must beat the champion by
+    # half of NDCG@10.
+    root, margin = fresh_root(tiny_dataset, tmp_path / "root"), "promotion.min_delta=0.5"
+    for name in ("train", "evaluate", "select", "bless", "register"):
+        assert stage(root, name, "train.seed=1", margin) == 0, name
+
+    blessing = published(root, "blessing")
+    assert not blessing["blessed"] and blessing["champion"]["version"] == 1
+    assert "does not beat it by 0.5 with the interval above zero" in blessing["reasons"][-1]
+    assert published(root, "registration")["blessed"] is False
+    registry = ModelRegistry.open(load_config().registry)
+    assert [v.number for v in registry.versions()] == [1] and len(registry.audit()) == 1
+    assert registry.aliases() == {"champion": 1, "challenger": None}
