@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import replace
 
+import pytest
+
 from components.core.config import load_config
 from components.core.preflight import Installation, check
 
@@ -84,3 +86,19 @@ def test_the_redis_online_store_needs_its_client() -> None:
             "the Redis online store needs the redis package, which is not installed"
         ]
     }
+
+
+def test_config_check_probes_this_installation_through_the_cli(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from components.cli import main
+
+    probed = Installation.probe()  # the machine the tests run on: make setup installs Java 17
+    assert probed.java_major is not None and probed.java_major >= 17
+    assert probed.hadoop_version is not None and probed.cuda_devices >= 0
+
+    assert main(["config", "--check"]) == 0
+    assert "this installation can run every stage of this config" in capsys.readouterr().out
+    # pyspark as make setup installs it has no s3a connector: an S3 data lake cannot be read.
+    assert main(["config", "--check", "--root", "s3://lake/adagrpo"]) == 2
+    assert "cannot run: storage.root" in capsys.readouterr().out
