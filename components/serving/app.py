@@ -19,6 +19,8 @@ from collections.abc import AsyncIterator, Sequence
 from typing import Annotated, Any
 
 from fastapi import Depends, FastAPI, Header, HTTPException
+from fastapi import Request as FastAPIRequest
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
@@ -82,6 +84,15 @@ def create_app(arms: Arms, experiment: dict[str, Any] | None, settings: ServingC
         arms.stop()
 
     app = FastAPI(title="adagrpo serve", description=__doc__, lifespan=lifespan)
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid(_: FastAPIRequest, error: RequestValidationError) -> JSONResponse:
+        """422 naming each field and what is wrong with it; the values themselves are left out
+        (a non-finite number in a body would make the answer itself invalid JSON)."""
+        detail = [
+            {"loc": list(e["loc"]), "msg": e["msg"], "type": e["type"]} for e in error.errors()
+        ]
+        return JSONResponse({"detail": detail}, status_code=422)
 
     def arm_for(user_id: int) -> str:
         if experiment is None:
