@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import io
+import json
 import logging
 import time
 from datetime import date
@@ -79,8 +80,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--shops-only", action="store_true", help="build each level's shop and SFT run, no more"
     )
+    parser.add_argument(
+        "--report-only", action="store_true", help="draw regimes.html again from regimes.json"
+    )
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
+    if args.report_only:
+        saved = json.loads((RESULTS / "regimes.json").read_text())["results"]
+        (RESULTS / "regimes.html").write_text(render(saved))
+        return 0
     started = time.perf_counter()
     levels = []
     for level in args.levels:
@@ -210,6 +218,7 @@ def render(result: dict[str, Any]) -> str:
         )
         body.append(_methods_table(level))
         body.append(_intervals_table(level["intervals"]))
+        body.append(_strata_table(level["strata"]))
     return page("When does gating pay? Exposure-bias regimes", facts, body, style=STYLE)
 
 
@@ -254,6 +263,35 @@ def _intervals_table(intervals: list[dict[str, Any]]) -> str:
         f'<td class="num">[{i["low"]:+.4f}, {i["high"]:+.4f}]</td></tr>'
         for i in intervals
     ]
+    return "<table>" + header + "".join(rows) + "</table>"
+
+
+def _strata_table(strata: list[dict[str, Any]]) -> str:
+    """Per stratum of the gate (seed 0's runs): its share, the ranker against the truth, and
+    each method's truth ratio there."""
+    if not strata:
+        return ""
+    methods = list(strata[0]["truth_ratio"])
+    header = "<tr><th>stratum</th><th>share</th><th>ranker vs truth</th>" + "".join(
+        f"<th>truth ratio {escape(m)}</th>" for m in methods
+    ) + "</tr>"  # fmt: skip
+    rows = []
+    for stratum in strata:
+        name = (
+            ("difficult" if stratum["difficult"] else "easy")
+            + ", "
+            + ("discriminable" if stratum["discriminable"] else "not discriminable")
+        )
+        accuracy = stratum["ranker_truth_accuracy"]
+        cells = [
+            f"<td>{name}</td>",
+            f'<td class="num">{stratum["share"]:.0%}</td>',
+            f'<td class="num">{"" if accuracy is None else f"{accuracy:.3f}"}</td>',
+        ]
+        for method in methods:
+            value = stratum["truth_ratio"][method]
+            cells.append(f'<td class="num">{"" if value is None else f"{value:.3f}"}</td>')
+        rows.append("<tr>" + "".join(cells) + "</tr>")
     return "<table>" + header + "".join(rows) + "</table>"
 
 
