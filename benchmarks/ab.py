@@ -135,12 +135,12 @@ def _experiment(
     log.info("A/B: nll against %s in %s", challenger, workdir)
     shop, registry = workdir / "shop", workdir / "registry"
     _copy_shop(Path(config.storage.root), shop, ds)
+    # The runs are read where they were trained; the experiment has its own registry.
     chosen = config.model_copy(
-        update={
-            "storage": config.storage.model_copy(update={"root": str(shop)}),
-            "registry": config.registry.model_copy(update={"root": str(registry)}),
-        }
+        update={"registry": config.registry.model_copy(update={"root": str(registry)})}
     )
+    if registry.exists():
+        subprocess.run(["rm", "-rf", str(registry)], check=True)
     reason = f"bench-ab: nll against {challenger}"
     for variant in ("nll", challenger):
         outcome = put_up_run(chosen, ds, runs[variant], None, "bench-ab", reason)
