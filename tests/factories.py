@@ -36,10 +36,21 @@ def exposure(event_id: int, ts: datetime, **fields: Any) -> dict[str, Any]:
     return row
 
 
-def publish_raw_day(storage: Storage, arrival_day: date, rows: list[dict[str, Any]]) -> None:
+def publish_raw_day(
+    storage: Storage,
+    arrival_day: date,
+    rows: list[dict[str, Any]],
+    retype: dict[str, pa.DataType] | None = None,
+) -> None:
+    """Publish ``rows`` as a raw partition; ``retype`` stores columns with another type than
+    the contract's, as a faulty producer would."""
     key = layout.partition(layout.RAW_EXPOSURES, arrival_day)
     staging = storage.staging_key("test-raw")
-    storage.write_parquet(f"{staging}/part-00000.parquet", pa.Table.from_pylist(rows, RAW_EXPOSURE))
+    table = pa.Table.from_pylist(rows, RAW_EXPOSURE)
+    for name, data_type in (retype or {}).items():
+        index = table.schema.get_field_index(name)
+        table = table.set_column(index, name, table.column(name).cast(data_type))
+    storage.write_parquet(f"{staging}/part-00000.parquet", table)
     partitions.publish(storage, staging, key, {"rows": len(rows), "producer": "test"})
 
 

@@ -2,12 +2,22 @@
 
 from __future__ import annotations
 
+import logging
 from typing import TYPE_CHECKING
 
 from components.core.config import SparkConfig, StorageConfig
 
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession
+
+# Loggers that print a failed task's Java trace; the failure reaches the stage as an exception,
+# reported in one line (components/core/spark_errors.py), so they speak only at -v.
+TASK_FAILURE_LOGGERS = (
+    "org.apache.spark.executor.Executor",
+    "org.apache.spark.scheduler.TaskSetManager",
+    "org.apache.spark.sql.execution.datasources.FileFormatWriter",
+    "org.apache.spark.util.Utils",
+)
 
 
 def spark_session(config: SparkConfig, storage: StorageConfig, app_name: str) -> SparkSession:
@@ -38,4 +48,15 @@ def spark_session(config: SparkConfig, storage: StorageConfig, app_name: str) ->
     session = builder.getOrCreate()
     if not config.connect_url:
         session.sparkContext.setLogLevel("WARN")
+        _quiet_task_failures(session)
     return session
+
+
+def _quiet_task_failures(session: SparkSession) -> None:
+    """Silence the JVM's task-failure traces unless our own log is at debug (``-v``)."""
+    verbose = logging.getLogger().isEnabledFor(logging.DEBUG)
+    jvm = session.sparkContext._jvm
+    assert jvm is not None  # a classic (not Connect) session runs its own JVM
+    level = jvm.org.apache.logging.log4j.Level.getLevel("WARN" if verbose else "OFF")
+    for name in TASK_FAILURE_LOGGERS:
+        jvm.org.apache.logging.log4j.core.config.Configurator.setLevel(name, level)

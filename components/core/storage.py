@@ -114,6 +114,17 @@ class Storage(ABC):
         owner = f"{os.getpid()}-{int(time.time())}-{uuid.uuid4().hex[:12]}-{purpose}"
         return f"{STAGING}/{socket.gethostname()}/{owner}"
 
+    @contextlib.contextmanager
+    def staging(self, purpose: str) -> Iterator[str]:
+        """A fresh staging key whose files are removed if the work fails: a failed job (a full
+        disk, bad input) leaves neither a partition nor leftovers holding space."""
+        key = self.staging_key(purpose)
+        try:
+            yield key
+        except BaseException:
+            self.delete_prefix(key)
+            raise
+
     def read_json(self, key: str) -> Any:
         return json.loads(self.read_bytes(key))
 

@@ -23,6 +23,7 @@ from components.core.config import PipelineConfig
 from components.core.daily_output import content_digest, settle_spark_files
 from components.core.schemas import CURATED_EXPOSURE
 from components.core.spark import spark_session
+from components.core.spark_errors import spark_stage
 from components.core.sql import load_sql
 from components.core.storage import Storage, open_storage
 from components.validate.gate import validated_history
@@ -64,6 +65,7 @@ class DatasetSummary:
         }
 
 
+@spark_stage("build-dataset")
 def build_dataset(config: PipelineConfig, ds: date) -> DatasetSummary:
     """Publish ``datasets/dt=<ds>/`` built from the validated history ending on ``ds``."""
     from pyspark.sql.pandas.types import from_arrow_schema

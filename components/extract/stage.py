@@ -15,6 +15,7 @@ from components.core.config import PipelineConfig
 from components.core.daily_output import publish_days
 from components.core.schemas import CATALOG, CURATED_EXPOSURE, RAW_EXPOSURE
 from components.core.spark import spark_session
+from components.core.spark_errors import spark_stage
 from components.core.sql import load_sql
 from components.core.storage import open_storage
 
@@ -31,6 +32,7 @@ class ExtractResult:
         return sum(self.rows_by_day.values())
 
 
+@spark_stage("extract")
 def extract(config: PipelineConfig, ds: date, lookback_days: int | None = None) -> ExtractResult:
     """Publish curated exposures for the ``lookback_days`` days ending on ``ds``."""
     from pyspark.sql.pandas.types import from_arrow_schema
@@ -59,25 +61,25 @@ def extract(config: PipelineConfig, ds: date, lookback_days: int | None = None) 
         args={"window_start": window_start, "window_end": window_start + timedelta(len(days))},
     )
 
-    staging = storage.staging_key("extract")
-    # One file per day, sorted (event_id breaks ties, so a rerun writes the same bytes): cheap
-    # for readers that scan a user's history in time order.
-    (
-        curated.repartition("dt")
-        .sortWithinPartitions("user_id", "ts", "event_id")
-        .write.mode("overwrite")
-        .partitionBy("dt")
-        .parquet(storage.uri(staging))
-    )
-    counts = publish_days(
-        spark,
-        storage,
-        staging,
-        layout.CURATED_EXPOSURES,
-        days,
-        CURATED_EXPOSURE,
-        {"producer": "extract", "lookback_days": len(days)},
-    )
+    with storage.staging("extract") as staging:
+        # One file per day, sorted (event_id breaks ties, so a rerun writes the same bytes): cheap
+        # for readers that scan a user's history in time order.
+        (
+            curated.repartition("dt")
+            .sortWithinPartitions("user_id", "ts", "event_id")
+            .write.mode("overwrite")
+            .partitionBy("dt")
+            .parquet(storage.uri(staging))
+        )
+        counts = publish_days(
+            spark,
+            storage,
+            staging,
+            layout.CURATED_EXPOSURES,
+            days,
+            CURATED_EXPOSURE,
+            {"producer": "extract", "lookback_days": len(days)},
+        )
     result = ExtractResult(ds=ds, rows_by_day=counts)
     log.info("extract %s: %s curated rows over %d day(s)", ds, f"{result.rows:,}", len(days))
     return result

@@ -7,6 +7,7 @@ from datetime import date
 
 from components.core.config import PipelineConfig
 from components.core.spark import spark_session
+from components.core.spark_errors import spark_stage
 from components.core.storage import open_storage
 from components.features.compute import publish_snapshots
 from components.features.days import RunDays, run_days
@@ -17,6 +18,7 @@ from components.features.training_rows import TrainingRows, publish_training_row
 log = logging.getLogger(__name__)
 
 
+@spark_stage("features")
 def build_features(config: PipelineConfig, ds: date) -> TrainingRows:
     """Publish the snapshots a run for ``ds`` needs, serve them with Feast, publish the rows.
 

@@ -16,15 +16,19 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Iterator
+from datetime import date
 from pathlib import Path
 from typing import Any
 
+import pyarrow as pa
 import pytest
 
 from components.core import leftovers, partitions
 from components.core.config import StorageConfig
 from components.core.errors import EXIT_BAD_INPUT, EXIT_TRANSIENT
 from components.core.storage import STAGING, LocalStorage, Storage, open_storage
+from tests.factories import at, exposure, publish_catalog, publish_raw_day
 
 REPO = Path(__file__).resolve().parents[2]
 DS = "2026-11-03"
@@ -186,6 +190,86 @@ def test_a_missing_bucket_is_named(s3_endpoint: str) -> None:
         env={"AWS_ACCESS_KEY_ID": "test", "AWS_SECRET_ACCESS_KEY": "test"},
     )
     refused(result, "bucket 'no-such-bucket' does not exist", "storage.root")
+
+
+# -- Spark's own failures --------------------------------------------------------------------
+
+
+def raw_shop(root: Path, events: int, retype: dict[str, pa.DataType] | None = None) -> None:
+    """A catalog and one raw day of ``events`` exposures, some columns stored as ``retype``."""
+    storage, day = LocalStorage(root), date.fromisoformat(DS)
+    publish_catalog(storage, day, item_ids=[1, 2])
+    rows = [exposure(event, at(day, 8), item_id=1 + event % 2) for event in range(events)]
+    publish_raw_day(storage, day, rows, retype)
+
+
+def extract(root: Path) -> subprocess.CompletedProcess[str]:
+    return adagrpo("extract", "--root", str(root), "--ds", DS, "--lookback-days", "1")
+
+
+def assert_nothing_published_or_left(root: Path) -> None:
+    assert not (root / TARGET).exists()
+    assert not [path for path in (root / STAGING).rglob("*") if path.is_file()]
+
+
+def assert_no_java_trace(result: subprocess.CompletedProcess[str]) -> None:
+    assert "\tat org.apache" not in result.stderr, result.stderr[-3000:]
+
+
+@pytest.mark.spark
+def test_a_raw_column_of_another_type_is_one_line_and_the_fixed_rerun_succeeds(
+    tmp_path: Path,
+) -> None:
+    root = tmp_path / "root"
+    raw_shop(root, events=3, retype={"user_id": pa.string()})
+
+    result = extract(root)
+    refused(
+        result,
+        f"{root}/raw/exposures/dt={DS}/part-00000.parquet: column user_id is stored as BINARY, "
+        "the contract says bigint",
+    )
+    assert_no_java_trace(result)
+    assert_nothing_published_or_left(root)
+
+    raw_shop(root, events=3)  # the producer fixed, the partition published again
+    assert extract(root).returncode == 0
+    assert partitions.read_manifest(LocalStorage(root), TARGET)["rows"] == 3
+
+
+@pytest.fixture
+def small_disk(tmp_path: Path) -> Iterator[Path]:
+    """A 2 MiB tmpfs: a device that a test can fill (mounting needs root)."""
+    mount = tmp_path / "disk"
+    mount.mkdir()
+    mounted = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", "size=2m", "tmpfs", str(mount)], capture_output=True
+    )
+    if mounted.returncode != 0:
+        pytest.skip(f"cannot mount a tmpfs here: {mounted.stderr.decode().strip()}")
+    yield mount
+    subprocess.run(["umount", str(mount)], check=True)
+
+
+@pytest.mark.spark
+def test_a_full_disk_during_extract_names_the_device_and_the_rerun_succeeds(
+    small_disk: Path,
+) -> None:
+    root = small_disk / "root"
+    raw_shop(root, events=500)
+    filler = small_disk / "filler"
+    disk = os.statvfs(small_disk)
+    with filler.open("wb") as handle:  # all but 4 KiB: the raw logs fit, the curated do not
+        os.posix_fallocate(handle.fileno(), 0, disk.f_bavail * disk.f_frsize - 4096)
+
+    result = extract(root)
+    refused(result, f"extract: No space left on device: {small_disk} has", "nothing was published")
+    assert_no_java_trace(result)
+    assert_nothing_published_or_left(root)
+
+    filler.unlink()
+    assert extract(root).returncode == 0
+    assert partitions.read_manifest(LocalStorage(root), TARGET)["rows"] == 500
 
 
 # -- concurrent publishers --------------------------------------------------------------------
