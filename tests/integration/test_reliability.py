@@ -94,6 +94,96 @@ def test_malformed_yaml_in_an_environment_variable_names_the_variable() -> None:
     refused(result, "environment variable ADAGRPO__TRAIN__EPOCHS, line 1: not valid YAML")
 
 
+# -- ids that would escape their folder, numbers out of range ---------------------------------
+
+UNSAFE_ID = "may hold only letters, digits and . _ = , + - (no '/', no '..')"
+
+
+@pytest.mark.parametrize(
+    ("args", "fragments"),
+    [
+        (
+            ["ab-readout", "--ds", DS, "--experiment", "../aliases"],
+            [f"the experiment id '../aliases' {UNSAFE_ID}"],
+        ),
+        (
+            ["registry", "put-up", "--ds", DS, "--run", "/etc/passwd", "--reason", "probe"],
+            [f"the run key '/etc/passwd' {UNSAFE_ID}"],
+        ),
+        (["registry", "show", "0"], ["'0' is not a positive integer"]),
+        (["extract", "--ds", "1970-01-02", "--lookback-days", "5"], ["begin before 1970-01-01"]),
+        (["extract", "--ds", DS, "--lookback-days", "3661"], ["3661 days is more than 3660"]),
+        (["config", "--set", "rl.learning_rate=nan"], ["rl.learning_rate", "finite number"]),
+        (["config", "--set", "train.grad_clip=inf"], ["train.grad_clip", "finite number"]),
+    ],
+)
+def test_an_unsafe_id_or_a_number_out_of_range_is_one_line_naming_it(
+    tmp_path: Path, args: list[str], fragments: list[str]
+) -> None:
+    root, registry = tmp_path / "root", tmp_path / "registry"
+    stage, rest = args[0], args[1:]
+    if stage == "registry":
+        result = adagrpo(stage, "--root", str(root), "--registry", str(registry), *rest)
+    else:
+        result = adagrpo(stage, "--root", str(root), *rest)
+    refused(result, *fragments)
+    assert not root.exists() and not registry.exists()
+
+
+# -- a registry used by hand ------------------------------------------------------------------
+
+
+def test_a_registry_root_that_does_not_exist_is_refused_by_every_reader(tmp_path: Path) -> None:
+    missing = str(tmp_path / "registyr")  # a typo
+    for args in (
+        ["registry", "--registry", missing, "list"],
+        ["serve", "--registry", missing, "--port", "0"],
+    ):
+        refused(adagrpo(*args), f"there is no registry at {missing}", "adagrpo registry init")
+    assert not Path(missing).exists()
+
+
+def test_an_empty_alias_document_is_named_and_nothing_is_read_or_moved(tmp_path: Path) -> None:
+    registry = tmp_path / "registry"
+    registry.mkdir()
+    (registry / "aliases.json").write_text("{}")
+
+    result = adagrpo("registry", "--registry", str(registry), "list")
+    refused(
+        result, f"{registry}/aliases.json is not an alias document", "no alias was read or moved"
+    )
+    assert (registry / "aliases.json").read_text() == "{}"
+
+
+# -- the service, as a client finds it -------------------------------------------------------
+
+
+def test_the_service_answers_bad_requests_422_naming_the_field_before_any_model(
+    tmp_path: Path,
+) -> None:
+    import httpx
+
+    registry = str(tmp_path / "registry")
+    assert adagrpo("registry", "--registry", registry, "init").returncode == 0
+    command = [sys.executable, "-m", "components.cli", "serve", "--registry", registry]
+    service = subprocess.Popen([*command, "--port", "0"], stdout=subprocess.PIPE, text=True)
+    try:
+        assert service.stdout is not None
+        url = service.stdout.readline().split()[-1]  # "serving on URL", once it listens
+        good = {"user_id": 1, "history": [3], "k": 3}
+        for field, value in [("user_id", 2**63), ("history", [True]), ("k", 0)]:
+            response = httpx.post(f"{url}/recommend", json={**good, field: value}, timeout=30)
+            assert response.status_code == 422
+            assert field in json.dumps(response.json()["detail"])
+        garbled = httpx.post(f"{url}/recommend", content=b'{"user_id": NaN', timeout=30)
+        assert garbled.status_code == 422
+        ready = httpx.get(f"{url}/readyz", timeout=30)
+        assert ready.status_code == 503 and "champion" in json.dumps(ready.json())
+    finally:
+        service.terminate()
+        service.wait(timeout=30)
+
+
 # -- stages out of order ----------------------------------------------------------------------
 
 
