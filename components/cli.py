@@ -6,6 +6,7 @@ import their heavy libraries inside the handler so that ``adagrpo --help`` stays
 
 An expected failure is one line naming the problem, and its exit code tells the orchestrator
 whether to retry: 2 when a person must fix something first, 75 when it may heal by itself.
+Anything else is a bug: its traceback, exit 1 (components/core/errors.py).
 """
 
 from __future__ import annotations
@@ -16,13 +17,8 @@ import logging
 import sys
 from collections.abc import Sequence
 
-from components.core.config import ConfigError, PipelineConfig, load_config
-from components.core.errors import (
-    EXIT_BAD_INPUT,
-    EXIT_TRANSIENT,
-    StorageUnavailable,
-    TransientError,
-)
+from components.core.config import PipelineConfig, load_config
+from components.core.errors import EXIT_BAD_INPUT, EXIT_TRANSIENT, exit_code
 
 STAGE_MODULES = (
     "components.simulate.cli",
@@ -110,16 +106,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         config = effective_config(args)
         return int(args.handler(args, config) or 0)
-    except (TransientError, ConnectionError, TimeoutError) as exc:
-        # A service down, a race lost: worth another try later.
-        log.error("%s (transient: retrying may succeed)", exc, exc_info=args.verbose)
-        return EXIT_TRANSIENT
-    except (ConfigError, ValueError, OSError, StorageUnavailable) as exc:
-        # Bad input, a missing upstream output, storage that cannot be used: one clear line
-        # naming the problem (FileNotFoundError, PermissionError, ...); --verbose keeps the
-        # traceback.
-        log.error("%s", exc, exc_info=args.verbose)
-        return EXIT_BAD_INPUT
+    except Exception as exc:
+        code = exit_code(exc)
+        if code == EXIT_TRANSIENT:  # a service down, a race lost, a full disk: retry later
+            log.error("%s (transient: retrying may succeed)", exc, exc_info=args.verbose)
+        elif code == EXIT_BAD_INPUT:  # one line naming the fix; --verbose adds the traceback
+            log.error("%s", exc, exc_info=args.verbose)
+        else:
+            log.exception("unexpected failure (a bug; the traceback follows): %s", exc)
+        return code
 
 
 if __name__ == "__main__":

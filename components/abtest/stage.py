@@ -19,6 +19,7 @@ from components.abtest.report import render_report
 from components.abtest.statistics import readout
 from components.core import layout, partitions
 from components.core.config import PipelineConfig
+from components.core.errors import BadInput
 from components.core.storage import Storage, open_storage
 from components.registry.experiments import read_experiment
 from components.registry.store import ModelRegistry
@@ -33,7 +34,7 @@ def ab_readout(config: PipelineConfig, experiment_id: str, ds: date) -> dict[str
     spec = read_experiment(registry, experiment_id)
     start = date.fromisoformat(spec["start"])
     if ds < start:
-        raise ValueError(f"experiment {experiment_id} starts on {start}, after {ds}")
+        raise BadInput(f"experiment {experiment_id} starts on {start}, after {ds}")
     exposures = _exposures(storage, experiment_id, start, ds)
     result = readout(exposures, spec["treatment_share"])
     result.update(
@@ -58,7 +59,7 @@ def _exposures(storage: Storage, experiment_id: str, start: date, end: date) -> 
             frames.append(table.filter(pc.equal(table["experiment_id"], experiment_id)))
     rows = [frame.to_pandas() for frame in frames if frame.num_rows]
     if not rows:
-        raise ValueError(
+        raise BadInput(
             f"no curated exposures of experiment {experiment_id} from {start} to {end}: serve "
             "it (`adagrpo serve --experiment ...`) and extract the days its logs landed on"
         )

@@ -18,6 +18,8 @@ import numpy as np
 import pandas as pd
 from scipy.stats import chisquare, norm
 
+from components.core.errors import BadInput
+
 METRICS = {"ctr": "clicked", "dwell_ms": "dwell_ms"}  # metric: its per-exposure column
 SRM_ALPHA = 0.001  # a sample-ratio mismatch this unlikely means the split is broken
 
@@ -56,7 +58,7 @@ def readout_users(
     z = norm.ppf(0.5 + confidence / 2)
     arms = {arm: per_user.loc[arm] for arm in ("control", "treatment") if arm in per_user.index}
     if len(arms) < 2:
-        raise ValueError(f"the logs hold {sorted(arms)} only: both arms need exposures")
+        raise BadInput(f"the logs hold {sorted(arms)} only: both arms need exposures")
     result: dict[str, Any] = {"confidence": confidence, "test": "delta method, two-sided z-test"}
     result["arms"] = {
         arm: {"users": len(users), "exposures": int(users["exposures"].sum())}

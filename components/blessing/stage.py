@@ -28,6 +28,7 @@ from components.blessing.bootstrap import paired_bootstrap
 from components.blessing.report import render_report
 from components.core import layout, partitions
 from components.core.config import EvaluateConfig, PipelineConfig, PromotionConfig
+from components.core.errors import BadInput
 from components.core.storage import Storage, open_storage
 from components.datasets.reader import SidDataset, open_dataset
 from components.evaluate.decode import eval_split, rank_items
@@ -126,7 +127,7 @@ def _judged(
 def _candidate(run: PolicyRun, chosen: dict[str, Any], dataset: SidDataset) -> ServableModel:
     """The selected checkpoint, refused if its weights changed since it was selected."""
     if run.checkpoint_info(chosen["step"])["model_sha256"] != chosen["model_sha256"]:
-        raise ValueError(
+        raise BadInput(
             f"{run.key} step {chosen['step']} was retrained after it was selected: run "
             f"`adagrpo select --ds {run.ds}` again"
         )

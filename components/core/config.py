@@ -25,13 +25,14 @@ from pydantic import (
     model_validator,
 )
 
+from components.core.errors import BadInput
 from components.core.layout import FIRST_DAY, LAST_DAY
 
 ENV_PREFIX = "ADAGRPO__"
 CONFIG_FILE_ENV = "ADAGRPO_CONFIG"
 
 
-class ConfigError(ValueError):
+class ConfigError(BadInput):
     """A configuration source is malformed or names an unknown setting."""
 
 

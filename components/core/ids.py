@@ -9,13 +9,15 @@ from __future__ import annotations
 
 import re
 
+from components.core.errors import BadInput
+
 MAX_LENGTH = 200
 MAX_INT64 = 2**63 - 1  # the largest user or item id: what the logs and the models hold
 # Letters, digits and the punctuation run keys and experiment ids use; no "/" and no "..".
 PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._=,+-]*")
 
 
-class UnsafeId(ValueError):
+class UnsafeId(BadInput):
     """An id that may not become part of a path; the message names the rule."""
 
 

@@ -9,6 +9,7 @@ import re
 from datetime import date, timedelta
 from typing import TYPE_CHECKING
 
+from components.core.errors import BadInput
 from components.core.ids import UnsafeId, path_id
 
 if TYPE_CHECKING:
@@ -111,9 +112,9 @@ MAX_WINDOW_DAYS = 3_660  # ten years
 def window(ds: date, days: int) -> list[date]:
     """The ``days`` days ending on ``ds``, oldest first."""
     if not 1 <= days <= MAX_WINDOW_DAYS:
-        raise ValueError(f"a window is 1 to {MAX_WINDOW_DAYS} days long, got {days}")
+        raise BadInput(f"a window is 1 to {MAX_WINDOW_DAYS} days long, got {days}")
     if ds - timedelta(days=days - 1) < FIRST_DAY:
-        raise ValueError(f"the {days} days ending {ds} begin before {FIRST_DAY}")
+        raise BadInput(f"the {days} days ending {ds} begin before {FIRST_DAY}")
     return [ds - timedelta(days=offset) for offset in range(days - 1, -1, -1)]
 
 

@@ -18,17 +18,18 @@ from typing import Any
 import pyarrow as pa
 
 from components.core import leftovers
+from components.core.errors import BadInput, MissingInput
 from components.core.layout import partition, producer_hint
 from components.core.storage import Storage
 
 MANIFEST = "_MANIFEST.json"
 
 
-class PartitionNotPublished(FileNotFoundError):
+class PartitionNotPublished(MissingInput):
     """A stage asked for a partition that no upstream stage has committed."""
 
 
-class ArtifactIntegrityError(ValueError):
+class ArtifactIntegrityError(BadInput):
     """A stored file does not match the sha256 its manifest or config recorded."""
 
 

@@ -1,12 +1,12 @@
 """Spark's failures as our error classes, one line each.
 
 A Spark job that fails on its input raises a Py4J error whose text is the whole Java stack, or a
-PySpark exception that carries Spark's error condition. :func:`spark_failures` turns those a
-person can fix into the errors the CLI reports in one line (exit 2): a Parquet file whose column
-has another type than the contract (naming the file, the column and both types), a file Spark
-cannot read, a query Spark cannot plan, and a full disk (naming the device and its free space).
-The original exception stays chained, so ``-v`` logs the Java trace; any other failure is left
-as it is: a bug's traceback.
+PySpark exception that carries Spark's error condition. :func:`spark_failures` turns the ones
+with a known cause into the errors the CLI reports in one line: bad input (exit 2) for a Parquet
+file whose column has another type than the contract (naming the file, the column and both
+types), a file Spark cannot read and a query Spark cannot plan; ``DiskFull`` (exit 75) naming the
+device and its free space. The original exception stays chained, so ``-v`` logs the Java trace;
+any other failure is left as it is: a bug's traceback.
 """
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any, Concatenate, ParamSpec, TypeVar
 
 from components.core.config import PipelineConfig, SparkConfig, StorageConfig
+from components.core.errors import BadInput, DiskFull
 
 DISK_FULL = "No space left on device"
 P = ParamSpec("P")
@@ -30,7 +31,7 @@ R = TypeVar("R")
 Stage = Callable[Concatenate[PipelineConfig, P], R]
 
 
-class SparkInputError(ValueError):
+class SparkInputError(BadInput):
     """Spark refused the job's input: the message names the file or the query, and the fix."""
 
 
@@ -157,13 +158,13 @@ def _is_analysis_error(condition: str) -> bool:
     )
 
 
-def _disk_full(stage: str, writing: list[str]) -> OSError:
+def _disk_full(stage: str, writing: list[str]) -> DiskFull:
     """ENOSPC naming the fullest device among the folders the job writes to."""
     devices = sorted((_free_bytes(folder), _mount_point(folder)) for folder in set(writing))
     if not devices:
-        return OSError(errno.ENOSPC, f"{stage}: {DISK_FULL}: free space and run it again")
+        return DiskFull(errno.ENOSPC, f"{stage}: {DISK_FULL}: free space and run it again")
     free, mount = devices[0]
-    return OSError(
+    return DiskFull(
         errno.ENOSPC,
         f"{stage}: {DISK_FULL}: {mount} has {free:,} bytes free; "
         "free space there (or move spark.local.dir or storage.root to a larger device) "

@@ -33,7 +33,13 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from components.core.config import StorageConfig
-from components.core.errors import StorageUnavailable, StorageUnreachable
+from components.core.errors import (
+    BadInput,
+    MissingInput,
+    StorageUnavailable,
+    StorageUnreachable,
+    TransientError,
+)
 
 STAGING = "_staging"
 LOCKS = "_locks"  # S3: one object per partition being published (see S3Storage._publishing)
@@ -151,7 +157,7 @@ class Storage(ABC):
         keys = [prefix] if prefix.endswith(".parquet") else self.list_keys(prefix)
         keys = [k for k in keys if k.endswith(".parquet")]
         if not keys:
-            raise FileNotFoundError(f"no parquet files under {self.uri(prefix)}")
+            raise MissingInput(f"no parquet files under {self.uri(prefix)}")
         tables = [pq.read_table(io.BytesIO(self.read_bytes(k)), columns=columns) for k in keys]
         return pa.concat_tables(tables, promote_options="default")
 
@@ -160,7 +166,7 @@ class LocalStorage(Storage):
     def __init__(self, root: str | Path) -> None:
         self.root = Path(root).expanduser().resolve()
         if self.root.exists() and not self.root.is_dir():
-            raise NotADirectoryError(
+            raise BadInput(
                 f"storage root {self.root} is a file, not a folder; fix storage.root (--root)"
             )
 
@@ -219,7 +225,7 @@ class LocalStorage(Storage):
         base = self._path(prefix)
         files = [str(base)] if base.is_file() else sorted(str(p) for p in base.rglob("*.parquet"))
         if not files:
-            raise FileNotFoundError(f"no parquet files under {self.uri(prefix)}")
+            raise MissingInput(f"no parquet files under {self.uri(prefix)}")
         return pa.concat_tables(
             [pq.read_table(f, columns=columns) for f in files], promote_options="default"
         )
@@ -270,7 +276,7 @@ class LocalStorage(Storage):
             with contextlib.suppress(FileNotFoundError):  # another publisher moved it first
                 os.rename(dst, trash)
         else:
-            raise RuntimeError(
+            raise TransientError(
                 f"could not publish {dst}: other writers replaced it {self.swap_attempts} "
                 "times in a row; run one publisher per partition"
             )
@@ -328,7 +334,7 @@ class S3Storage(Storage):
 
         bucket, _, prefix = url.removeprefix("s3://").partition("/")
         if not bucket:
-            raise ValueError(f"S3 root {url!r} names no bucket")
+            raise BadInput(f"S3 root {url!r} names no bucket")
         self.root, self.bucket, self.prefix = url, bucket, prefix.strip("/")
         self.endpoint_url = endpoint_url
         self.client = boto3.client(

@@ -18,6 +18,7 @@ import numpy as np
 import pyarrow as pa
 
 from components.core import layout, partitions
+from components.core.errors import BadInput
 from components.core.storage import Storage
 from components.datasets.stage import SPLITS
 
@@ -45,7 +46,7 @@ class SidDataset:
         target = layout.partition(layout.DATASETS, self.ds)
         files = [path for path in self.manifest["files"] if path.startswith(f"{name}/")]
         if not files:
-            raise ValueError(f"{self._storage.uri(target)} has no {name} files")
+            raise BadInput(f"{self._storage.uri(target)} has no {name} files")
         return pa.concat_tables(self._storage.read_parquet(f"{target}/{path}") for path in files)
 
 
@@ -66,11 +67,11 @@ def _check_tokens(catalog: pa.Table, vocab_sizes: tuple[int, ...], where: str) -
     """Every catalog SID has one token per position, each inside that position's vocabulary."""
     tokens = np.asarray(catalog.column("sid").combine_chunks().flatten(), dtype=np.int64)
     if len(tokens) != len(catalog) * len(vocab_sizes):
-        raise ValueError(f"{where}: catalog SIDs are not all {len(vocab_sizes)} tokens long")
+        raise BadInput(f"{where}: catalog SIDs are not all {len(vocab_sizes)} tokens long")
     per_position = tokens.reshape(len(catalog), len(vocab_sizes))
     too_big = per_position.max(axis=0, initial=0) >= np.asarray(vocab_sizes)
     if too_big.any() or per_position.min(initial=0) < 0:
-        raise ValueError(
+        raise BadInput(
             f"{where}: catalog SID tokens fall outside the vocabularies {list(vocab_sizes)} "
             f"of its SID version (positions {np.flatnonzero(too_big).tolist()})"
         )

@@ -21,6 +21,7 @@ import pyarrow as pa
 from components.core import layout, partitions
 from components.core.config import PipelineConfig
 from components.core.daily_output import content_digest, settle_spark_files
+from components.core.errors import BadInput
 from components.core.schemas import CURATED_EXPOSURE
 from components.core.spark import spark_session
 from components.core.spark_errors import spark_stage
@@ -93,7 +94,7 @@ def build_dataset(config: PipelineConfig, ds: date) -> DatasetSummary:
     counts, digests, users = _count_splits(spark, storage, staging)
     if not counts["train"]:
         storage.delete_prefix(staging)
-        raise ValueError(
+        raise BadInput(
             f"no training examples for {ds} ({counts}): too few users with enough positives "
             f"({config.datasets.positives}) in {days[0]}..{days[-1]}, or a hold-out "
             f"that covers the whole history"
@@ -138,7 +139,7 @@ def require_known_items(exposures: DataFrame, sids: DataFrame) -> None:
     unknown = exposures.select("item_id").distinct().join(sids, "item_id", "left_anti")
     examples = [row["item_id"] for row in unknown.limit(5).collect()]
     if examples:
-        raise ValueError(
+        raise BadInput(
             f"{unknown.count()} item(s) in the exposures have no semantic ID "
             f"(e.g. {examples}): run semantic-ids for this date first"
         )

@@ -17,6 +17,7 @@ import torch
 
 from components.core import partitions
 from components.core.config import EvaluateConfig, PipelineConfig
+from components.core.errors import BadInput
 from components.core.layout import train_command
 from components.core.storage import open_storage
 from components.datasets.reader import open_dataset
@@ -39,7 +40,7 @@ def evaluate(config: PipelineConfig, ds: date, key: str) -> dict[str, Any]:
     settings = config.evaluate
     run = PolicyRun(storage, ds, key)
     if not run.is_complete():
-        raise ValueError(
+        raise BadInput(
             f"no complete training run at {storage.uri(run.prefix)}: run "
             f"`{train_command(ds, key)}` first"
         )

@@ -15,6 +15,7 @@ from safetensors.torch import load as load_tensors
 from safetensors.torch import save as save_tensors
 
 from components.core import partitions
+from components.core.errors import BadInput
 from components.core.layout import MODELS_RANKER, partition
 from components.core.partitions import ArtifactIntegrityError
 from components.core.storage import Storage
@@ -75,7 +76,7 @@ def load_ranker(storage: Storage, ds: date) -> LoadedRanker:
     partitions.read_manifest(storage, target)  # raises unless committed
     config: dict[str, Any] = storage.read_json(f"{target}/{CONFIG}")
     if config.get("format_version") != FORMAT_VERSION:
-        raise ValueError(f"{target}: unknown ranker format {config.get('format_version')!r}")
+        raise BadInput(f"{target}: unknown ranker format {config.get('format_version')!r}")
     weights = storage.read_bytes(f"{target}/{config['weights']}")
     actual = hashlib.sha256(weights).hexdigest()
     if actual != config["weights_sha256"]:

@@ -9,6 +9,7 @@ from datetime import date
 import pandas as pd
 
 from components.core import partitions
+from components.core.errors import BadInput
 from components.core.layout import RANKER_ROWS, partition, ranker_rows_file
 from components.core.storage import Storage
 from components.datasets.reader import SidDataset
@@ -24,7 +25,7 @@ class RankerRows:
     def split_last_day(self) -> tuple[pd.DataFrame, pd.DataFrame]:
         """Train on every day but the last, evaluate on the last: a later day, as in production."""
         if len(self.by_day) < 2:
-            raise ValueError(f"the ranker needs at least 2 exposure days, got {len(self.by_day)}")
+            raise BadInput(f"the ranker needs at least 2 exposure days, got {len(self.by_day)}")
         *train_days, eval_day = self.by_day
         train = pd.concat([self.by_day[day] for day in train_days], ignore_index=True)
         return train, self.by_day[eval_day]
@@ -35,7 +36,7 @@ def load_rows(storage: Storage, ds: date) -> RankerRows:
     target = partition(RANKER_ROWS, ds)
     manifest = partitions.read_manifest(storage, target)
     if manifest["label"] != LABEL:
-        raise ValueError(f"{target}: label {manifest['label']!r}, expected {LABEL!r}")
+        raise BadInput(f"{target}: label {manifest['label']!r}, expected {LABEL!r}")
     days = sorted(date.fromisoformat(day) for day in manifest["exposure_days"])
     by_day = {
         day: storage.read_parquet(f"{target}/{ranker_rows_file(day)}").to_pandas() for day in days

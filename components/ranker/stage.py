@@ -12,6 +12,7 @@ from typing import Any
 import pandas as pd
 
 from components.core.config import PipelineConfig
+from components.core.errors import BadInput
 from components.core.storage import open_storage
 from components.datasets.reader import open_dataset
 from components.features.schema import STATS_VIEWS, snapshot_time
@@ -96,7 +97,7 @@ def _check_windows(features: list[str], windows: list[int]) -> None:
     """Scoring reads the snapshots of ``windows``: the rows must have been built with them."""
     expected = [f"{view.name}__{name}" for view in STATS_VIEWS for name in view.features(windows)]
     if features != expected:
-        raise ValueError(
+        raise BadInput(
             f"the ranker rows' features {features} are not those of windows_days {windows}: "
             "rerun the features stage with the same windows"
         )

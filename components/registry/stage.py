@@ -23,6 +23,7 @@ from typing import Any
 
 from components.core import layout, partitions
 from components.core.config import PipelineConfig
+from components.core.errors import BadInput
 from components.core.storage import Storage, open_storage
 from components.datasets.reader import open_dataset
 from components.registry.artifacts import CARD, CATALOG, METRICS, POLICY, WEIGHTS
@@ -84,7 +85,7 @@ def put_up_run(
     entry = next((c for c in summary["checkpoints"] if c["step"] == step), None)
     if entry is None:
         steps = [c["step"] for c in summary["checkpoints"]]
-        raise ValueError(f"{key} has no evaluated checkpoint {step}; it has {steps}")
+        raise BadInput(f"{key} has no evaluated checkpoint {step}; it has {steps}")
     metric, k = config.promotion.metric, config.promotion.k
     test = entry["test"]
     candidate = {
@@ -140,7 +141,7 @@ def _package(
     manifest = partitions.read_manifest(storage, checkpoint)
     weights = partitions.read_verified(storage, checkpoint, MODEL_FILE, manifest)
     if manifest["sha256"][MODEL_FILE] != candidate["model_sha256"]:
-        raise ValueError(
+        raise BadInput(
             f"{run.key} step {candidate['step']} was retrained after it was blessed: run "
             f"`adagrpo select --ds {ds}` and `adagrpo bless --ds {ds}` again"
         )

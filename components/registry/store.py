@@ -26,7 +26,7 @@ from typing import Any
 
 from components.core import partitions
 from components.core.config import RegistryConfig
-from components.core.errors import TransientError
+from components.core.errors import BadInput, TransientError
 from components.core.layout import (
     REGISTRY_ALIASES,
     REGISTRY_CANDIDATES,
@@ -41,7 +41,7 @@ Log = list[dict[str, Any]]  # the audit log: one line per alias move
 Change = Callable[[dict[str, int | None], Log], dict[str, int | None]]
 
 
-class RegistryError(ValueError):
+class RegistryError(BadInput):
     """A registry request that cannot be carried out as asked; says why."""
 
 

@@ -15,6 +15,7 @@ from typing import Any
 
 from components.core import layout, partitions
 from components.core.config import PipelineConfig
+from components.core.errors import BadInput
 from components.core.storage import open_storage
 from components.trainer.checkpoints import evaluated_runs
 
@@ -25,7 +26,7 @@ def select_candidate(config: PipelineConfig, ds: date) -> dict[str, Any]:
     settings = config.promotion
     runs = evaluated_runs(storage, ds)
     if not runs:
-        raise ValueError(
+        raise BadInput(
             f"no evaluated training run of {ds} under {storage.uri('')}: run "
             f"`adagrpo evaluate --ds {ds}` first"
         )
@@ -52,13 +53,13 @@ def select_candidate(config: PipelineConfig, ds: date) -> dict[str, Any]:
 
 def _candidate(run: str, checkpoint: dict[str, Any], metric: str) -> dict[str, Any]:
     if "model_sha256" not in checkpoint:
-        raise ValueError(
+        raise BadInput(
             f"{run} was evaluated by an older version, whose summary does not name the weights: "
             f"run `adagrpo evaluate --run {run}` again (it reuses the scores)"
         )
     valid = checkpoint["valid"]
     if metric not in valid["constrained"]:
-        raise ValueError(
+        raise BadInput(
             f"{run} step {checkpoint['step']} was evaluated without {metric}: add its K to "
             f"evaluate.ks and evaluate again, or set promotion.metric"
         )

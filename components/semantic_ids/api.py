@@ -20,13 +20,14 @@ from datetime import date
 import numpy as np
 import pyarrow as pa
 
+from components.core.errors import MissingInput
 from components.core.partitions import is_published
 from components.core.storage import Storage
 from components.semantic_ids import store
 from components.semantic_ids.sidmap import SidTable
 
 
-class SidMapNotFound(FileNotFoundError):
+class SidMapNotFound(MissingInput):
     """No semantic-IDs run has published a map for the requested day."""
 
 

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from components.core.config import SemanticIdConfig
+from components.core.errors import BadInput
 from components.semantic_ids.quantize import Quantizer, RqKMeans
 from components.semantic_ids.vectors import Tensors
 from components.semantic_ids.whitening import Whitening
@@ -86,7 +87,7 @@ class Codebook:
 def fit_codebook(vectors: np.ndarray, basis: Tensors, settings: SemanticIdConfig) -> Codebook:
     distinct = len(np.unique(vectors, axis=0))
     if distinct < 2:
-        raise ValueError("a codebook needs at least two items with distinct vectors")
+        raise BadInput("a codebook needs at least two items with distinct vectors")
     whitening = Whitening.fit(vectors, settings.whiten_dim)
     size = codes_per_level(settings.codebook_size, distinct)
     quantizer = _quantizer_class(settings.quantizer).fit(

@@ -11,8 +11,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from components.core.errors import BadInput
 
-class DedupOverflow(ValueError):
+
+class DedupOverflow(BadInput):
     """More items share one code than the de-duplication token can tell apart."""
 
 

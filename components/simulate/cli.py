@@ -10,6 +10,7 @@ from typing import Any
 
 from components.core.cli_args import logical_date, positive_int, window_days
 from components.core.config import PipelineConfig
+from components.core.errors import BadInput
 from components.core.layout import window
 from components.simulate.scales import SCALES
 
@@ -104,14 +105,14 @@ def _days_to_write(
     """(first day after the opening, number of days): the whole run, or the --ds window."""
     if args.ds is None:
         if args.lookback_days:
-            raise ValueError("--lookback-days needs --ds")
+            raise BadInput("--lookback-days needs --ds")
         return 0, args.days or config.simulate.days
     if args.days:
-        raise ValueError("give either --days or --ds with --lookback-days, not both")
+        raise BadInput("give either --days or --ds with --lookback-days, not both")
     days = args.lookback_days or config.extract.lookback_days
     first = window(args.ds, days)[0]
     if first < start:
-        raise ValueError(f"the {days} days ending {args.ds} begin before the shop opened {start}")
+        raise BadInput(f"the {days} days ending {args.ds} begin before the shop opened {start}")
     return (first - start).days, days
 
 

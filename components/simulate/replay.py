@@ -33,6 +33,7 @@ import pyarrow as pa
 import scipy.sparse as sp
 
 from components.core import layout, partitions
+from components.core.errors import BadInput
 from components.core.schemas import CATALOG, UTC_MICROS
 from components.core.storage import Storage
 from components.simulate.determinism import DAY_US, Stream, epoch_us, rng_for
@@ -89,7 +90,7 @@ def replay(
 ) -> ReplaySummary:
     """Publish ``days`` daily partitions of replayed logs from ``start``, plus provenance."""
     if slate_size < 2:
-        raise ValueError("a replay slate needs room for the real item and another: slate size >= 2")
+        raise BadInput("a replay slate needs room for the real item and another: slate size >= 2")
     started = time.perf_counter()
     sequences = source.sequences
     catalog = _catalog(source, start)

@@ -19,10 +19,11 @@ from typing import Any
 
 import numpy as np
 
+from components.core.errors import BadInput
 from components.core.ids import MAX_INT64
 
 
-class ReplayInputError(ValueError):
+class ReplayInputError(BadInput):
     """Malformed or unreadable replay input; the message starts with ``file:line:`` or ``file:``."""
 
 

@@ -19,6 +19,7 @@ import numpy as np
 import pyarrow.compute as pc
 
 from components.core import layout, partitions
+from components.core.errors import BadInput
 from components.core.storage import Storage
 from components.simulate.logging_policy import ProductionPolicy, Slates
 
@@ -76,7 +77,7 @@ class ServedSlates:
         for row, answer in enumerate(answers):
             served = np.asarray(answer["items"][: self.slate_size], dtype=np.int64)
             if len(served) and served.max() > self.items:
-                raise ValueError(
+                raise BadInput(
                     f"the service recommended item {served.max()}, which this shop does not have "
                     f"(it has {self.items}): serve a model trained on this shop's logs"
                 )

@@ -18,6 +18,7 @@ import numpy as np
 import pyarrow as pa
 
 from components.core import layout, partitions
+from components.core.errors import BadInput
 from components.core.schemas import UTC_MICROS
 from components.core.storage import Storage
 from components.simulate.feedback import RELEVANCE_FORMULA, FeedbackModel
@@ -196,7 +197,7 @@ class TrueRelevance:
         rows = np.searchsorted(known, ids).clip(max=len(known) - 1)
         missing = known[rows] != ids
         if missing.any():
-            raise ValueError(f"ids {ids[missing][:5].tolist()} are not in the simulator's truth")
+            raise BadInput(f"ids {ids[missing][:5].tolist()} are not in the simulator's truth")
         return rows
 
 

@@ -40,6 +40,7 @@ from safetensors.torch import load as load_tensors
 from safetensors.torch import save as save_tensors
 
 from components.core import partitions
+from components.core.errors import BadInput, MissingInput
 from components.core.layout import (
     EVALUATION_SUMMARY,
     MODELS_POLICY,
@@ -201,7 +202,7 @@ class PolicyRun:
         """The policy shape the run trains (from its spec)."""
         spec = self.read_spec()
         if spec is None:
-            raise FileNotFoundError(f"{self.storage.uri(self.prefix)} has no training run")
+            raise MissingInput(f"{self.storage.uri(self.prefix)} has no training run")
         return policy_config_from_json(spec["policy"])
 
     def checkpoint_info(self, step: int) -> dict[str, Any]:
@@ -230,7 +231,7 @@ class PolicyRun:
         document = self._state_document(step)
         uri = self.storage.uri(self.checkpoint_key(step))
         if policy_config_from_json(document["policy"]) != policy.config:
-            raise ValueError(f"{uri}: other policy shape")
+            raise BadInput(f"{uri}: other policy shape")
         published = load_tensors(self._read(step, MODEL_FILE))
         tensors = load_tensors(self._read(step, TRAINER_FILE))
         moments: dict[int, dict[str, torch.Tensor]] = {}
@@ -245,7 +246,7 @@ class PolicyRun:
                 index, name = rest.split(".", 1)
                 moments.setdefault(int(index), {})[name] = value
         if bool(trained) != (average is not None):
-            raise ValueError(
+            raise BadInput(
                 f"{uri} was saved {'with' if trained else 'without'} a weight average: resume "
                 f"it with the ema_decay it was trained with (train.*, or rl.* for RL methods), or "
                 f"--restart"
@@ -285,13 +286,13 @@ class StartingPoint:
         """The run's best checkpoint on validation, as its evaluation chose it."""
         ds = run.ds.isoformat()
         if not run.is_complete():
-            raise ValueError(
+            raise BadInput(
                 f"no complete run to start from at {run.storage.uri(run.prefix)}: run "
                 f"`{train_command(run.ds, run.key)}` first"
             )
         evaluation = run.evaluation
         if not partitions.is_published(run.storage, evaluation):
-            raise ValueError(
+            raise BadInput(
                 f"{run.storage.uri(run.prefix)} is not evaluated, so it has no best checkpoint "
                 f"to start from: run `adagrpo evaluate --ds {ds} --run {run.key}` first"
             )
@@ -331,7 +332,7 @@ def policy_config_from_json(document: dict[str, Any]) -> PolicyConfig:
     fields = dict(document)
     saved = fields.pop("format", 1)
     if saved != POLICY_FORMAT:
-        raise ValueError(
+        raise BadInput(
             f"the policy was saved in model format {saved} and this version reads format "
             f"{POLICY_FORMAT}: train it again (`adagrpo train --restart`)"
         )

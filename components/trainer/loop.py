@@ -22,6 +22,7 @@ from torch.nn.parallel import DistributedDataParallel
 from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 
 from components.core.config import RLConfig, TrainConfig
+from components.core.errors import BadInput
 from components.policy.model import Policy
 from components.trainer.checkpoints import PolicyRun, TrainingState
 from components.trainer.distributed import Workers
@@ -68,7 +69,7 @@ class Budget:
         )
 
 
-class TrainingDiverged(ValueError):
+class TrainingDiverged(BadInput):
     """A loss became NaN or infinite; the message names the step."""
 
 

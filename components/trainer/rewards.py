@@ -28,6 +28,7 @@ import torch
 from torch import Tensor
 
 from components.core.config import RewardKind
+from components.core.errors import BadInput
 from components.ranker.scorer import RankerScorer
 
 NO_ITEM = -1  # a rollout SID that matches no catalog item
@@ -127,7 +128,7 @@ def make_reward(kind: RewardKind, scorer: RankerScorer | None, r_invalid: float)
     if kind in ("hit", "hit-rank"):
         return GroupReward(HitReward(), kind, r_invalid, judge=ranker)
     if ranker is None:
-        raise ValueError(f"reward {kind!r} needs the day's ranker")
+        raise BadInput(f"reward {kind!r} needs the day's ranker")
     score: Reward = SumReward(ranker, HitReward()) if kind == "ranker+hit" else ranker
     return GroupReward(score, kind, r_invalid, judge=ranker)
 

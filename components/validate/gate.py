@@ -13,6 +13,7 @@ from datetime import date
 from enum import StrEnum
 from typing import Any
 
+from components.core.errors import BadInput
 from components.core.layout import CURATED_EXPOSURES, partition
 from components.core.partitions import PartitionNotPublished, is_published, read_manifest
 from components.core.storage import Storage
@@ -27,7 +28,7 @@ class Refusal(StrEnum):
     STALE = "stale"
 
 
-class PartitionFailedValidation(ValueError):
+class PartitionFailedValidation(BadInput):
     """A curated partition has no fresh, passing validation result.
 
     A ``ValueError`` so that the CLI reports it as one line of bad input, not a traceback.

@@ -10,6 +10,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from components.core.config import ValidationConfig
+from components.core.errors import BadInput
 from components.core.layout import CURATED_EXPOSURES, RAW_CATALOG, partition, window
 from components.core.partitions import read_manifest
 from components.core.storage import Storage
@@ -77,7 +78,7 @@ def load_curated(storage: Storage, dt: date) -> tuple[dict[str, Any], pa.Table]:
     # Exactly the committed files: the verdict must describe the publication it names.
     files = [storage.read_parquet(f"{target}/{name}") for name in manifest["files"]]
     if not files:
-        raise ValueError(f"{storage.uri(target)} is published with no data files")
+        raise BadInput(f"{storage.uri(target)} is published with no data files")
     return manifest, pa.concat_tables(files)
 
 
