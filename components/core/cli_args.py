@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import argparse
-import typing
 from datetime import date
 
 from components.core.config import PipelineConfig
+from components.core.methods import METHODS
 
 
 def logical_date(value: str) -> date:
@@ -52,10 +52,7 @@ def positive_int(value: str) -> int:
 
 def add_method_option(parser: argparse.ArgumentParser, help: str) -> None:
     """``--method``, one of the training methods the configuration knows."""
-    from components.core.config import TrainConfig
-
-    methods = typing.get_args(TrainConfig.model_fields["method"].annotation)
-    parser.add_argument("--method", choices=methods, help=help)
+    parser.add_argument("--method", choices=list(METHODS), help=help)
 
 
 def add_run_options(parser: argparse.ArgumentParser) -> None:

@@ -27,6 +27,7 @@ from pydantic import (
 
 from components.core.errors import BadInput
 from components.core.layout import FIRST_DAY, LAST_DAY
+from components.core.methods import described, training_method
 
 ENV_PREFIX = "ADAGRPO__"
 CONFIG_FILE_ENV = "ADAGRPO_CONFIG"
@@ -224,18 +225,11 @@ class PolicyModelConfig(Section):
         return buckets
 
 
-Method = Literal["nll", "mix", "grpo", "adagrpo", "adagrpo-difficulty", "adagrpo-discriminability"]
 RewardKind = Literal["ranker", "hit", "ranker+hit", "hit-rank", "ranker-rank"]
 
 
 class TrainConfig(Section):
-    method: Method = Field(
-        "nll",
-        description="nll: supervised fine-tuning (SFT; continued SFT when started from --init); "
-        "mix: NLL + grpo_weight x GRPO on every sample; grpo: GRPO alone; adagrpo: NLL + "
-        "GRPO gated per sample by difficulty and discriminability; adagrpo-difficulty / "
-        "adagrpo-discriminability: gated by one diagnostic",
-    )
+    method: str = Field("nll", description=described())
     epochs: int = Field(20, ge=1)
     batch_size: int = Field(256, ge=1, description="Sequences per optimizer step, all devices")
     learning_rate: float = Field(2e-3, gt=0)
@@ -261,6 +255,11 @@ class TrainConfig(Section):
     log_every: int = Field(50, ge=1, description="Steps between progress lines")
     seed: int = 0
     device: str = Field("auto", description="auto (cuda when present), cpu, cuda, cuda:1, ...")
+
+    @field_validator("method")
+    @classmethod
+    def _known_method(cls, name: str) -> str:
+        return training_method(name).name
 
 
 class RLConfig(Section):

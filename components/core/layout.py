@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 
 from components.core.errors import BadInput
 from components.core.ids import UnsafeId, path_id
+from components.core.methods import SFT, training_method
 
 if TYPE_CHECKING:
     from components.core.config import RLConfig
@@ -120,8 +121,7 @@ def window(ds: date, days: int) -> list[date]:
 
 # -- policy runs: models/policy/dt=<ds>/<run key>/ ---------------------------------------------
 
-SFT_KEY = "method=nll"
-WEIGHTED_METHODS = ("mix", "adagrpo", "adagrpo-difficulty", "adagrpo-discriminability")
+SFT_KEY = f"method={SFT}"
 # Each knob a run key may name, and the setting it stands for.
 KEY_SETTINGS = {
     "lambda": "rl.grpo_weight",
@@ -138,13 +138,14 @@ def run_key(method: str, rl: RLConfig, seed: int, from_init: bool) -> str:
     never share a folder: the GRPO weight, the reward, the rollouts and their number, the
     weight average; e.g. ``method=adagrpo,lambda=1,reward=ranker,beam=16,ema=0.9``. SFT from
     scratch is ``method=nll``."""
+    row = training_method(method)
     parts = [f"method={method}"]
-    if method == "nll":
+    if not row.reinforced:
         if not from_init:
             return SFT_KEY if not seed else f"{SFT_KEY},seed={seed}"
         parts.append("continued")
     else:
-        if method in WEIGHTED_METHODS:
+        if row.weighted:
             parts.append(f"lambda={rl.grpo_weight:g}")
         parts += [f"reward={rl.reward}", f"{rl.rollout}={rl.group_size}"]
     parts.append(f"ema={rl.ema_decay:g}")

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import argparse
 import json
-import typing
 
 from components.core.cli_args import add_logical_date, positive_int
 from components.core.config import PipelineConfig
+from components.core.methods import METHODS
 
 DEFAULT_METHODS = (
     "nll,mix:0.1,mix:0.5,mix:1.0,grpo,adagrpo,adagrpo-difficulty,adagrpo-discriminability"
@@ -41,14 +41,12 @@ def register(subparsers: argparse._SubParsersAction, common: argparse.ArgumentPa
 
 def parse_methods(value: str) -> list[tuple[str, float | None]]:
     """``mix:0.5,adagrpo`` -> [("mix", 0.5), ("adagrpo", None)]."""
-    from components.core.config import Method
-
-    known = typing.get_args(Method)
     methods: list[tuple[str, float | None]] = []
     for item in value.split(","):
         name, _, weight = item.strip().partition(":")
-        if name not in known:
-            raise argparse.ArgumentTypeError(f"unknown method {name!r}; known: {', '.join(known)}")
+        if name not in METHODS:
+            known = ", ".join(METHODS)
+            raise argparse.ArgumentTypeError(f"unknown method {name!r}; known: {known}")
         try:
             methods.append((name, float(weight) if weight else None))
         except ValueError:

@@ -25,6 +25,7 @@ import numpy as np
 
 from components.core import layout, partitions
 from components.core.config import PipelineConfig
+from components.core.methods import training_method
 from components.core.storage import Storage, open_storage
 from components.datasets.reader import SidDataset, open_dataset
 from components.evaluate.decode import eval_split, rank_items
@@ -50,7 +51,7 @@ class Variant:
 
     @property
     def name(self) -> str:
-        weighted = self.method in layout.WEIGHTED_METHODS
+        weighted = training_method(self.method).weighted
         return f"{self.method}:{self.weight:g}" if weighted else self.method
 
 

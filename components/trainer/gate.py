@@ -26,16 +26,7 @@ import torch
 from torch import Tensor
 
 from components.core.config import RLConfig
-
-METHOD_GATES = {
-    # method: (uses difficulty, uses discriminability); None: no GRPO term at all.
-    "nll": None,
-    "mix": (False, False),
-    "grpo": (False, False),
-    "adagrpo": (True, True),
-    "adagrpo-difficulty": (True, False),
-    "adagrpo-discriminability": (False, True),
-}
+from components.core.methods import training_method
 
 
 @dataclass(frozen=True)
@@ -127,12 +118,10 @@ def diagnose(
 
 def gate(method: str, diagnostics: Diagnostics) -> Tensor:
     """(N,) float 0/1: which samples get the GRPO term under ``method``."""
-    uses = METHOD_GATES[method]
-    admitted = torch.ones_like(diagnostics.difficult)
-    if uses is None:
-        return torch.zeros_like(admitted, dtype=torch.float32)
-    if uses[0]:
+    row = training_method(method)
+    admitted = torch.full_like(diagnostics.difficult, row.reinforced)
+    if row.difficulty:
         admitted = admitted & diagnostics.difficult
-    if uses[1]:
+    if row.discriminability:
         admitted = admitted & diagnostics.discriminable
     return admitted.float()

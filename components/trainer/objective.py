@@ -15,6 +15,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from components.core.config import RLConfig
+from components.core.methods import training_method
 from components.policy.generation import sequence_logprob
 from components.policy.model import PAD, Policy
 from components.policy.trie import SidTrie
@@ -51,13 +52,14 @@ class PolicyLoss(nn.Module):
         self, policy: Policy, method: str, settings: RLConfig, trie: SidTrie | None
     ) -> None:
         super().__init__()
-        self.policy, self.method, self.settings, self.trie = policy, method, settings, trie
+        self.policy, self.settings, self.trie = policy, settings, trie
+        self.method = training_method(method)
         self.nll = NextItemNLL(policy)
 
     def forward(self, batch: StepBatch) -> tuple[Tensor, Stats]:
         stats: Stats = {}
         loss = torch.zeros((), device=batch.codes.device)
-        if self.method != "grpo":
+        if self.method.nll_anchor:
             loss = self.nll(batch.codes, batch.targets, batch.normalizer)
             tokens = (batch.targets != PAD).sum().float()
             stats["loss"] = (loss.detach() * batch.normalizer, tokens)
@@ -65,7 +67,7 @@ class PolicyLoss(nn.Module):
         if rollouts is None:
             return loss, stats
         term, kl_sum, kl_tokens = self._grpo(rollouts)
-        weight = 1.0 if self.method == "grpo" else self.settings.grpo_weight
+        weight = self.settings.grpo_weight if self.method.weighted else 1.0
         weighted = weight * term * rollouts.scale
         loss = loss + weighted
         samples = torch.tensor(float(len(rollouts.gate)))

@@ -19,6 +19,7 @@ import torch
 
 from components.core.config import PipelineConfig
 from components.core.layout import SFT_KEY, run_key
+from components.core.methods import training_method
 from components.core.storage import Storage, open_storage
 from components.datasets.reader import SidDataset, open_dataset
 from components.policy.model import Policy, PolicyConfig
@@ -26,7 +27,6 @@ from components.policy.trie import SidTrie
 from components.ranker.scorer import RankerScorer
 from components.trainer.checkpoints import PolicyRun, StartingPoint, policy_config_json
 from components.trainer.distributed import Workers
-from components.trainer.gate import METHOD_GATES
 from components.trainer.loop import Budget, train_policy
 from components.trainer.objective import Objective, PolicyLoss
 from components.trainer.rewards import make_reward, needs_ranker
@@ -47,7 +47,8 @@ def train(
     ``init`` (default: the day's SFT run). The run's manifest summary."""
     storage = open_storage(config.storage)
     settings = config.train
-    reinforced = settings.method != "nll" or init is not None
+    row = training_method(settings.method)
+    reinforced = row.reinforced or init is not None
     workers = Workers.start(settings.device)
     try:
         dataset = open_dataset(storage, ds)
@@ -56,8 +57,7 @@ def train(
         start = (
             StartingPoint.best_of(PolicyRun(storage, ds, init or SFT_KEY)) if reinforced else None
         )
-        rewarded = reinforced and settings.method != "nll"  # continued SFT has no rollouts
-        scorer = _scorer(config, storage, ds) if rewarded else None
+        scorer = _scorer(config, storage, ds) if row.reinforced else None
         policy_config = (
             start.run.policy_config()
             if start
@@ -113,7 +113,7 @@ def train(
 
 def _scorer(config: PipelineConfig, storage: Storage, ds: date) -> RankerScorer | None:
     """The day's ranker, when the reward or the gate's discriminability needs it."""
-    judged = bool((METHOD_GATES[config.train.method] or (False, False))[1])
+    judged = training_method(config.train.method).discriminability
     return RankerScorer.load(storage, ds) if needs_ranker(config.rl.reward, judged) else None
 
 
@@ -135,7 +135,7 @@ def _reinforced(
         reference = start.load().to(workers.device).requires_grad_(False)
     trie = listed if settings.constrained else None
     loss = PolicyLoss(policy, method, settings, trie)
-    if method == "nll":  # continued SFT: the same budget, no rollouts
+    if not training_method(method).reinforced:  # continued SFT: the same budget, no rollouts
         return Objective(loss)
     rollouts = RolloutPhase(
         policy,
