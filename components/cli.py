@@ -19,26 +19,9 @@ from collections.abc import Sequence
 
 from components.core.config import PipelineConfig, load_config
 from components.core.errors import EXIT_BAD_INPUT, EXIT_TRANSIENT, exit_code
+from components.stages import cli_modules
 
-STAGE_MODULES = (
-    "components.simulate.cli",
-    "components.extract.cli",
-    "components.validate.cli",
-    "components.semantic_ids.cli",
-    "components.features.cli",
-    "components.datasets.cli",
-    "components.ranker.cli",
-    "components.trainer.cli",
-    "components.evaluate.cli",
-    "components.analysis.cli",
-    "components.experiment.cli",
-    "components.selection.cli",
-    "components.blessing.cli",
-    "components.registry.cli",
-    "components.serving.cli",
-    "components.abtest.cli",
-    "components.housekeeping.cli",
-)
+STAGE_MODULES = cli_modules()
 
 
 def _common_options() -> argparse.ArgumentParser:

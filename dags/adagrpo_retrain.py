@@ -16,12 +16,13 @@ blessed against the registry's champion and registered as the challenger.
   does with the semantic-ID codebook and the model registry.
 * **Manual run**: the trigger form below sets the Params (validated by JSON schema).
 
-Every task calls a pipeline stage through the runner configured in `$ADAGRPO_CONFIG`. Transient
-failures are retried with exponential backoff; bad data and bad settings never (validation, and a
-stage that refuses its input, fail their task at once); training takes a slot of the
-`adagrpo_gpu` pool; a run still going after 12 hours fails and raises the alert.
-The curated exposures, the training sets, the policy and the registered model are Assets that
-downstream DAGs can be scheduled on.
+Every task calls a pipeline stage through the runner configured in `$ADAGRPO_CONFIG`; the tasks,
+their edges and their Assets come from the stage manifest (`components/stages.py`): a task follows
+every task that publishes what it reads. Transient failures and bugs are retried with
+exponential backoff; bad data and bad settings never (validation, and a stage that refuses its
+input, fail their task at once); training takes a slot of the `adagrpo_gpu` pool; a run still
+going after 12 hours fails and raises the alert. The curated exposures, the training sets, the
+policy and the registered model are Assets that downstream DAGs can be scheduled on.
 """
 
 from __future__ import annotations
@@ -34,12 +35,8 @@ from airflow.sdk import Param, PokeReturnValue, dag, task
 
 from components.orchestration import steps
 from components.orchestration.alerts import run_failed
-from components.orchestration.assets import (
-    CURATED_EXPOSURES,
-    POLICY,
-    REGISTERED_MODEL,
-    TRAINING_SETS,
-)
+from components.orchestration.assets import ASSETS
+from components.stages import SENSOR, TASKS, Task, dag_edges
 
 GPU_POOL = "adagrpo_gpu"  # training slots: as many as the GPU nodes take jobs at once
 # Bounds on a hung task, well above the demo's and a production day's durations.
@@ -106,95 +103,59 @@ PARAMS = {
     tags=["adagrpo", "retraining"],
 )
 def adagrpo_retrain() -> None:
-    @task.run_if(lambda context: steps.simulator_enabled(), skip_message="raw logs land upstream")
-    @task
-    def simulate_raw_logs(**context: Any) -> None:
-        """Embedded runs only: the simulated shop's raw exposure logs for the lookback window."""
-        steps.run_stage("simulate", context["ds"], context["params"])
-
-    @task.sensor(poke_interval=300, timeout=6 * 3600, mode="reschedule", trigger_rule="none_failed")
+    @task.sensor(
+        task_id=SENSOR,
+        poke_interval=300,
+        timeout=6 * 3600,
+        mode="reschedule",
+        trigger_rule="none_failed",  # runs when the simulation is skipped
+    )
     def wait_for_raw_logs(**context: Any) -> PokeReturnValue:
         """Waits (rescheduled, no worker held) until every raw partition of the window landed."""
         missing = steps.missing_raw_partitions(context["ds"], context["params"])
         return PokeReturnValue(is_done=not missing, xcom_value=missing)
 
-    @task(outlets=[CURATED_EXPOSURES])
-    def extract_exposures(**context: Any) -> None:
-        """Spark: raw logs of the window -> curated, deduplicated exposure partitions."""
-        steps.run_stage("extract", context["ds"], context["params"])
+    tasks = {
+        spec.task_id: wait_for_raw_logs() if spec.stage is None else stage_task(spec)
+        for spec in TASKS
+    }
+    for upstream, downstream in sorted(dag_edges()):
+        tasks[upstream] >> tasks[downstream]
 
-    @task(retries=0)  # bad data does not heal by retrying
-    def validate_exposures(**context: Any) -> None:
-        """Great Expectations on each curated partition; a failing one stops the run here."""
-        steps.run_stage("validate", context["ds"], context["params"])
 
-    @task
-    def materialize_features(**context: Any) -> None:
-        """Spark feature snapshots, registered with Feast and materialized online."""
-        steps.run_stage("features", context["ds"], context["params"])
-
-    @task
-    def train_ranker(**context: Any) -> None:
-        """The reward model: P(click) from Feast's point-in-time features."""
-        steps.run_stage("train-ranker", context["ds"], context["params"])
-
-    @task
-    def assign_semantic_ids(**context: Any) -> None:
-        """Semantic IDs for every item: the codebook's version kept, new items assigned."""
-        steps.run_stage("semantic-ids", context["ds"], context["params"])
-
-    @task(outlets=[TRAINING_SETS])
-    def build_dataset(**context: Any) -> None:
-        """Per-user semantic-ID sequences, split leave-one-out into train/valid/test."""
-        steps.run_stage("build-dataset", context["ds"], context["params"])
-
-    @task(pool=GPU_POOL, execution_timeout=TRAINING_TIMEOUT)
-    def train_sft(**context: Any) -> None:
-        """The training container: the supervised (NLL) policy, resumable checkpoints."""
-        steps.run_stage("train", context["ds"], context["params"], method="nll")
-
-    @task(execution_timeout=TRAINING_TIMEOUT)
-    def evaluate_sft(**context: Any) -> None:
-        """Every SFT checkpoint decoded on validation and test; the best chosen on validation."""
-        steps.run_stage("evaluate", context["ds"], context["params"], method="nll")
-
-    @task(pool=GPU_POOL, execution_timeout=TRAINING_TIMEOUT)
-    def train_adagrpo(**context: Any) -> None:
-        """The training container: AdaGRPO from the best SFT checkpoint, ranker as reward."""
-        steps.run_stage("train", context["ds"], context["params"], method="adagrpo")
-
-    @task(execution_timeout=TRAINING_TIMEOUT)
-    def evaluate_adagrpo(**context: Any) -> None:
-        """Every AdaGRPO checkpoint decoded on validation and test."""
-        steps.run_stage("evaluate", context["ds"], context["params"], method="adagrpo")
-
-    @task(outlets=[POLICY])
-    def select_candidate(**context: Any) -> None:
-        """The day's candidate: the best checkpoint of either run on validation."""
-        steps.run_stage("select", context["ds"], context["params"])
-
-    @task
-    def bless_candidate(**context: Any) -> None:
-        """The blessing gate: the candidate against the registry's champion and the floors."""
-        steps.run_stage("bless", context["ds"], context["params"])
-
-    @task.run_if(
+# Stages whose task runs only when a condition holds, and what its skip says.
+CONDITIONS = {
+    "simulate": (lambda context: steps.simulator_enabled(), "raw logs land upstream"),
+    "register": (
         lambda context: steps.registers(context["dag_run"].run_type, context["params"]),
-        skip_message="a backfill registers nothing (Param backfill_registry)",
-    )
-    @task(outlets=[REGISTERED_MODEL])
-    def register_model(**context: Any) -> None:
-        """A blessed candidate becomes a registry version and the challenger of the A/B test."""
-        steps.run_stage("register", context["ds"], context["params"])
+        "a backfill registers nothing (Param backfill_registry)",
+    ),
+}
 
-    validated = validate_exposures()
-    simulate_raw_logs() >> wait_for_raw_logs() >> extract_exposures() >> validated
-    dataset = validated >> assign_semantic_ids() >> build_dataset()
-    # The ranker learns nothing from the training set's held-out positives: it needs the set.
-    ranker = [validated >> materialize_features(), dataset] >> train_ranker()
-    sft = dataset >> train_sft() >> evaluate_sft()
-    adagrpo = [sft, ranker] >> train_adagrpo() >> evaluate_adagrpo()
-    [sft, adagrpo] >> select_candidate() >> bless_candidate() >> register_model()
+
+def stage_task(spec: Task) -> Any:
+    """The task of ``spec``: its stage through the configured runner, with the pool, timeout,
+    retries and Asset the manifest gives the stage."""
+    stage = spec.stage
+    assert stage is not None
+    options: dict[str, Any] = {"task_id": spec.task_id, "doc_md": spec.doc}
+    if stage.asset:
+        options["outlets"] = [ASSETS[stage.asset]]
+    if not stage.retried:
+        options["retries"] = 0  # bad data does not heal by retrying
+    if stage.gpu:
+        options["pool"] = GPU_POOL
+    if stage.image == "trainer":
+        options["execution_timeout"] = TRAINING_TIMEOUT
+
+    def run(**context: Any) -> None:
+        steps.run_stage(stage.name, context["ds"], context["params"], method=spec.method)
+
+    runnable = task(**options)(run)
+    if stage.name in CONDITIONS:
+        condition, message = CONDITIONS[stage.name]
+        runnable = task.run_if(condition, skip_message=message)(runnable)
+    return runnable()
 
 
 adagrpo_retrain()

@@ -28,6 +28,7 @@ from pydantic import (
 from components.core.errors import BadInput
 from components.core.layout import FIRST_DAY, LAST_DAY
 from components.core.methods import described, training_method
+from components.stages import STAGES
 
 ENV_PREFIX = "ADAGRPO__"
 CONFIG_FILE_ENV = "ADAGRPO_CONFIG"
@@ -486,20 +487,7 @@ class ServingConfig(Section):
 
 
 # Every stage a DAG task runs, by its CLI name.
-PIPELINE_STAGES = (
-    "simulate",
-    "extract",
-    "validate",
-    "features",
-    "train-ranker",
-    "semantic-ids",
-    "build-dataset",
-    "train",
-    "evaluate",
-    "select",
-    "bless",
-    "register",
-)
+PIPELINE_STAGES = tuple(STAGES)
 RunnerKind = Literal["subprocess", "docker", "kubernetes"]
 
 
@@ -558,8 +546,9 @@ class KubernetesRunnerConfig(Section):
         {"cpu": "2", "memory": "8Gi"}, description="CPU and memory every stage's pod requests"
     )
     gpus: dict[str, int] = Field(
-        {"train": 1},
-        description="nvidia.com/gpu limit per stage; train runs one torchrun worker per GPU",
+        {name: 1 for name, stage in STAGES.items() if stage.gpu},
+        description="nvidia.com/gpu limit per stage (default: 1 for each stage the manifest "
+        "marks GPU); train runs one torchrun worker per GPU",
     )
     gpu_node_selector: dict[str, str] = Field(
         {}, description="Node labels the GPU stages' pods need (e.g. a GPU node pool's)"
@@ -589,12 +578,14 @@ class RunnerConfig(Section):
     stages: dict[str, RunnerKind] = Field({}, description="Runner per stage, overriding default")
     python: str | None = Field(None, description="Interpreter of the subprocess runner")
     image: str = Field(
-        "adagrpo/pipeline:local", description="Container image of every stage not in images"
+        "adagrpo/pipeline:local",
+        description="Image of the stages the manifest runs in the pipeline image",
     )
-    images: dict[str, str] = Field(
-        {"train": "adagrpo/trainer:local", "evaluate": "adagrpo/trainer:local"},
-        description="Container image per stage, overriding image",
+    trainer_image: str = Field(
+        "adagrpo/trainer:local",
+        description="Image of the stages the manifest runs in the trainer image (train, evaluate)",
     )
+    images: dict[str, str] = Field({}, description="Container image per stage, overriding both")
     docker: DockerRunnerConfig = DockerRunnerConfig()
     kubernetes: KubernetesRunnerConfig = KubernetesRunnerConfig()
 
@@ -608,7 +599,8 @@ class RunnerConfig(Section):
         return self.stages.get(stage, self.default)
 
     def image_for(self, stage: str) -> str:
-        return self.images.get(stage, self.image)
+        default = self.trainer_image if STAGES[stage].image == "trainer" else self.image
+        return self.images.get(stage, default)
 
 
 class PipelineConfig(Section):

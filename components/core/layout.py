@@ -5,7 +5,6 @@ A rerun or backfill of a day therefore overwrites exactly that day's outputs.
 
 from __future__ import annotations
 
-import re
 from datetime import date, timedelta
 from typing import TYPE_CHECKING
 
@@ -59,25 +58,6 @@ REGISTRY_CLAIMS = "claims"  # claims/<n>: version numbers taken, published or no
 REGISTRY_ALIASES = "aliases.json"
 REGISTRY_EXPERIMENTS = "experiments"  # experiments/<id>.json: an A/B test, written once
 
-# The command that publishes each dataset, for errors about a missing input (raw logs land
-# from production, or from the simulator or a replay of real data).
-_PRODUCERS = {
-    RAW_EXPOSURES: None,
-    RAW_CATALOG: None,
-    CURATED_EXPOSURES: "extract",
-    QUALITY_EXPOSURES: "validate",
-    SIDS: "semantic-ids",
-    FEATURES: "features",
-    DATASETS: "build-dataset",
-    MODELS_RANKER: "train-ranker",
-    MODELS_POLICY: "train",
-    ANALYSIS: "analyze",
-    COMPARISON: "experiment",
-    SELECTION: "select",
-    BLESSING: "bless",
-    REGISTRATION: "register",
-}
-
 
 def partition(dataset: str, dt: date) -> str:
     return f"{dataset}/dt={dt.isoformat()}"
@@ -86,22 +66,6 @@ def partition(dataset: str, dt: date) -> str:
 def ranker_rows_file(day: date) -> str:
     """The file of a ranker-rows partition that holds the exposures of ``day``."""
     return f"exposures-{day.isoformat()}.parquet"
-
-
-def producer_hint(key: str) -> str:
-    """What to run so that ``key`` gets published, e.g. "run `adagrpo extract --ds D` first"."""
-    dataset = next((d for d in _PRODUCERS if key == d or key.startswith(f"{d}/")), None)
-    if dataset is None:
-        return ""
-    stage = _PRODUCERS[dataset]
-    if stage is None:
-        return (
-            "; raw logs have not landed: wait for them, or run `adagrpo simulate` or "
-            "`adagrpo replay`"
-        )
-    day = re.search(r"dt=(\d{4}-\d{2}-\d{2})", key)
-    ds = f" --ds {day.group(1)}" if day else ""
-    return f"; run `adagrpo {stage}{ds}` first"
 
 
 # The calendar the pipeline works in, and the longest window it reads: every window ending on

@@ -19,8 +19,9 @@ import pyarrow as pa
 
 from components.core import leftovers
 from components.core.errors import BadInput, MissingInput
-from components.core.layout import partition, producer_hint
+from components.core.layout import partition
 from components.core.storage import Storage
+from components.stages import producer_hint
 
 MANIFEST = "_MANIFEST.json"
 

@@ -13,9 +13,7 @@ from typing import Any
 from components.core import layout
 from components.core.config import load_config
 from components.orchestration.runner import StageCall, StageRejectedInput, runner_for
-
-# Stages that rewrite every day of the lookback window (late events land up to a day late).
-WINDOWED_STAGES = frozenset({"simulate", "extract", "validate"})
+from components.stages import STAGES
 
 
 def stage_call(
@@ -26,7 +24,7 @@ def stage_call(
     args: tuple[str, ...] = ("--ds", ds)
     if method is not None:
         args += ("--method", method)
-    if stage in WINDOWED_STAGES:
+    if STAGES[stage].windowed:  # late events land up to a day late
         args += ("--lookback-days", str(int(params["lookback_days"])))
     if stage == "simulate":
         args += ("--scale", str(params["scale"]))

@@ -7,6 +7,8 @@ from pathlib import Path
 
 import pytest
 
+from components.stages import TASKS
+
 pytestmark = pytest.mark.airflow
 
 DAGS = Path(__file__).resolve().parents[2] / "dags"
@@ -27,25 +29,41 @@ def test_schedule_and_catchup(dag) -> None:  # type: ignore[no-untyped-def]
     assert dag.max_active_runs == 1
 
 
-def test_task_graph(dag) -> None:  # type: ignore[no-untyped-def]
-    edges = {task.task_id: sorted(task.downstream_task_ids) for task in dag.tasks}
-    assert edges == {
-        "simulate_raw_logs": ["wait_for_raw_logs"],
-        "wait_for_raw_logs": ["extract_exposures"],
-        "extract_exposures": ["validate_exposures"],
-        "validate_exposures": ["assign_semantic_ids", "materialize_features"],
-        "materialize_features": ["train_ranker"],
-        "train_ranker": ["train_adagrpo"],
-        "assign_semantic_ids": ["build_dataset"],
-        "build_dataset": ["train_ranker", "train_sft"],
-        "train_sft": ["evaluate_sft"],
-        "evaluate_sft": ["select_candidate", "train_adagrpo"],
-        "train_adagrpo": ["evaluate_adagrpo"],
-        "evaluate_adagrpo": ["select_candidate"],
-        "select_candidate": ["bless_candidate"],
-        "bless_candidate": ["register_model"],
-        "register_model": [],
-    }
+def test_every_edge_joins_a_publisher_to_a_reader_of_what_it_published(dag) -> None:  # type: ignore[no-untyped-def]
+    specs = {spec.task_id: spec for spec in TASKS}
+    assert {task.task_id for task in dag.tasks} == set(specs)
+    for task in dag.tasks:
+        for downstream in task.downstream_task_ids:
+            shared = set(specs[task.task_id].publishes) & set(specs[downstream].reads)
+            assert shared, f"{task.task_id} -> {downstream} passes nothing"
+
+
+def test_nothing_is_read_before_a_task_upstream_publishes_it(dag) -> None:  # type: ignore[no-untyped-def]
+    specs = {spec.task_id: spec for spec in TASKS}
+    for task in dag.tasks:
+        upstream = task.get_flat_relative_ids(upstream=True)
+        published = {name for task_id in upstream for name in specs[task_id].publishes}
+        unmet = set(specs[task.task_id].reads) - published
+        if task.task_id == "simulate_raw_logs":  # the first task reads nothing
+            assert not unmet
+        else:
+            assert not unmet, f"{task.task_id} reads {unmet} that nothing upstream publishes"
+
+
+@pytest.mark.parametrize(
+    ("task_id", "after"),
+    [
+        ("extract_exposures", {"wait_for_raw_logs"}),
+        ("materialize_features", {"validate_exposures"}),
+        ("build_dataset", {"validate_exposures", "assign_semantic_ids"}),
+        ("train_ranker", {"materialize_features", "build_dataset"}),  # blind to held-out positives
+        ("train_adagrpo", {"evaluate_sft", "train_ranker"}),  # from SFT's best, ranker-rewarded
+        ("select_candidate", {"evaluate_sft", "evaluate_adagrpo"}),
+        ("register_model", {"bless_candidate"}),
+    ],
+)
+def test_each_task_runs_after_what_it_needs(dag, task_id: str, after: set[str]) -> None:  # type: ignore[no-untyped-def]
+    assert after <= dag.get_task(task_id).get_flat_relative_ids(upstream=True)
 
 
 def test_sensor_runs_when_simulation_is_skipped(dag) -> None:  # type: ignore[no-untyped-def]
