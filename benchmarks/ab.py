@@ -13,13 +13,17 @@ item's true relevance). ``adagrpo serve`` then serves both arms to the simulated
 many days as that calls for (at most ``--max-days``), ``simulate --serve`` writes the traffic,
 ``extract`` curates it and ``ab-readout`` reads it out: CTR and dwell lifts with their
 intervals, the sample-ratio check, the hallucination guardrail. Beside each readout: the wall
-time, the requests per second the service sustained, and the smallest lift the test could see
-(80% power at the readout's own standard error). Results: ``benchmarks/results/ab.json``.
+time, the requests per second the service sustained, the smallest lift the test could see (the
+readout's own, 80% power at its standard error) and how many users a test needs to see the
+offline gap (the users it had, times the squared ratio of the two lifts). ``--readouts-only``
+reads the experiments out again from their shops, keeping the traffic figures of the last run.
+Results: ``benchmarks/results/ab.json``.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import logging
 import math
 import os
@@ -34,11 +38,10 @@ from typing import Any
 
 import httpx
 import numpy as np
-from scipy.stats import norm
 
 from benchmarks.bench_beauty import REPO, timed_stage
 from benchmarks.experiment import CONFIGS, DEMO_DS
-from benchmarks.run import write_result
+from benchmarks.run import RESULTS, write_result
 from components.core import layout
 from components.core.config import PipelineConfig, load_config
 from components.core.storage import LocalStorage
@@ -68,6 +71,11 @@ def main(argv: list[str] | None = None) -> int:
         default=[],
         help="an evaluated run of the day to put up as a further challenger (repeatable)",
     )
+    parser.add_argument(
+        "--readouts-only",
+        action="store_true",
+        help="no new traffic: read the last run's experiments out again",
+    )
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
     started = time.perf_counter()
@@ -84,11 +92,16 @@ def main(argv: list[str] | None = None) -> int:
     adagrpo = next(name for name in runs if name.startswith("adagrpo"))
     offline = _offline(config, storage, args.ds, runs)
     experiments = []
+    previous = _previous_traffic() if args.readouts_only else {}
     for challenger in dict.fromkeys([adagrpo, best_mix, "mix:1", *args.also]):
         workdir = (args.workdir / re.sub(r"[^A-Za-z0-9.-]+", "-", challenger)).resolve()
-        experiments.append(
-            _experiment(config, args.ds, runs, offline, challenger, workdir, args.max_days)
-        )
+        if args.readouts_only:
+            experiment = _read_out(config, args.ds, offline, challenger, workdir, previous)
+        else:
+            experiment = _experiment(
+                config, args.ds, runs, offline, challenger, workdir, args.max_days
+            )
+        experiments.append(experiment)
     result = {
         "ds": args.ds.isoformat(),
         "scale": config.simulate.scale,
@@ -157,25 +170,45 @@ def _experiment(
         )  # fmt: skip
         traffic_s = time.perf_counter() - begun
     timed_stage(shop, "extract", *flags, "--ds", last.isoformat(), "--lookback-days", str(days))
+    traffic = {"days": days, "wall_s": round(traffic_s, 1), "plan": {**plan, "days_run": days}}
+    return _read_out(config, ds, offline, challenger, workdir, {challenger: traffic})
+
+
+def _read_out(
+    config: PipelineConfig,
+    ds: date,
+    offline: dict[str, Any],
+    challenger: str,
+    workdir: Path,
+    traffic: dict[str, dict[str, Any]],
+) -> dict[str, Any]:
+    """``ab-readout`` of the experiment in ``workdir`` after its days of ``traffic``."""
+    shop, registry = workdir / "shop", workdir / "registry"
+    ran = traffic[challenger]
+    last = ds + timedelta(days=ran["days"])
+    experiment_id = _experiment_id(registry)
     timed_stage(
-        shop, "ab-readout", *flags, "--experiment", experiment_id, "--ds", last.isoformat(),
-        "--registry", str(registry),
+        shop, "ab-readout", "--config", str(CONFIGS / "demo.yaml"), "--experiment",
+        experiment_id, "--ds", last.isoformat(), "--registry", str(registry),
     )  # fmt: skip
     readout = LocalStorage(shop).read_json(
         f"{layout.AB_READOUTS}/{experiment_id}/dt={last.isoformat()}/readout.json"
     )
     requests = _requests(LocalStorage(shop), ds, last)
+    users = sum(arm["users"] for arm in readout["arms"].values())
+    detectable = readout["ctr"]["minimum_detectable_lift"]
+    offline_lift = offline[challenger]["expected_ctr"] / offline["nll"]["expected_ctr"] - 1
     return {
         "challenger": challenger,
         "experiment": experiment_id,
-        "plan": {**plan, "days_run": days},
+        "plan": ran["plan"],
         "traffic": {
-            "days": days,
+            "days": ran["days"],
             "users": {arm: entry["users"] for arm, entry in readout["arms"].items()},
             "exposures": {arm: entry["exposures"] for arm, entry in readout["arms"].items()},
             "requests": requests,
-            "wall_s": round(traffic_s, 1),
-            "serve_requests_per_s": round(requests / traffic_s, 1),
+            "wall_s": ran["wall_s"],
+            "serve_requests_per_s": round(requests / ran["wall_s"], 1),
         },
         "ctr": readout["ctr"],
         "dwell_ms": readout["dwell_ms"],
@@ -183,7 +216,30 @@ def _experiment(
         "sample_ratio": readout["sample_ratio"],
         "guardrail": readout["guardrail"],
         "verdict": readout["verdict"],
-        "detectable_lift": _detectable_lift(readout["ctr"], readout["arms"]["control"]["ctr"]),
+        "detectable_lift": detectable,
+        "offline_lift": offline_lift,
+        "users_needed_for_offline_lift": math.ceil(users * (detectable / abs(offline_lift)) ** 2),
+    }
+
+
+def _experiment_id(registry: Path) -> str:
+    """The experiment of an A/B registry: it holds exactly one."""
+    [spec] = (registry / layout.REGISTRY_EXPERIMENTS).glob("*.json")
+    return spec.stem
+
+
+def _previous_traffic() -> dict[str, dict[str, Any]]:
+    """Each experiment's days, traffic wall time and plan in the last ``ab.json``."""
+    path = RESULTS / "ab.json"
+    if not path.is_file():
+        raise SystemExit("no earlier run to read out again: run make bench-ab first")
+    return {
+        experiment["challenger"]: {
+            "days": experiment["traffic"]["days"],
+            "wall_s": experiment["traffic"]["wall_s"],
+            "plan": experiment["plan"],
+        }
+        for experiment in json.loads(path.read_text())["results"]["experiments"]
     }
 
 
@@ -203,13 +259,6 @@ def _plan(config: PipelineConfig, control_ctr: float, treatment_ctr: float) -> d
         "exposures_per_arm": needed,
         "days": max(1, math.ceil(needed / per_arm_per_day)),
     }
-
-
-def _detectable_lift(ctr: dict[str, Any], control: dict[str, float]) -> float:
-    """The relative lift this readout had 80% power to detect at 5% (two-sided)."""
-    difference = ctr["difference"]
-    standard_error = (difference["high"] - difference["low"]) / (2 * norm.ppf(0.975))
-    return float((norm.ppf(0.975) + norm.ppf(0.8)) * standard_error / control["value"])
 
 
 def _copy_shop(source: Path, target: Path, ds: date) -> None:

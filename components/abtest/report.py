@@ -35,7 +35,7 @@ def render_report(result: dict[str, Any]) -> str:
         low, high = effect["lift_interval"]
         cells.append(
             f"<td>{effect['lift']:+.2%} [{low:+.2%}, {high:+.2%}]</td>"
-            f"<td>{effect['p_value']:.3g}</td>"
+            f"<td>{effect['p_value']:.3g}</td><td>{effect['minimum_detectable_lift']:.2%}</td>"
         )
         rows.append("<tr>" + "".join(cells) + "</tr>")
     users = "".join(
@@ -46,8 +46,8 @@ def render_report(result: dict[str, Any]) -> str:
     body = [
         f"<p><b>{escape(result['verdict'])}</b></p>",
         "<table><tr><th>metric</th><th>control</th><th>treatment</th><th>lift</th>"
-        "<th>p-value</th></tr>",
-        f"<tr><td>traffic</td>{users}<td></td><td></td></tr>",
+        "<th>p-value</th><th>detectable lift</th></tr>",
+        f"<tr><td>traffic</td>{users}<td></td><td></td><td></td></tr>",
         *rows,
         "</table>",
     ]

@@ -36,7 +36,8 @@ def ab_readout(config: PipelineConfig, experiment_id: str, ds: date) -> dict[str
     if ds < start:
         raise BadInput(f"experiment {experiment_id} starts on {start}, after {ds}")
     exposures = _exposures(storage, experiment_id, start, ds)
-    result = readout(exposures, spec["treatment_share"])
+    settings = config.ab_test
+    result = readout(exposures, spec["treatment_share"], 1 - settings.alpha, settings.power)
     result.update(
         experiment=spec,
         days=[start.isoformat(), ds.isoformat()],
@@ -87,7 +88,9 @@ def verdict(result: dict[str, Any]) -> str:
     enough = smallest >= result["needed_exposures_per_arm"]
     if not ctr["significant"]:
         return (
-            f"no significant CTR difference (lift {ctr['lift']:+.2%}, p {ctr['p_value']:.3f})"
+            f"no significant CTR difference (lift {ctr['lift']:+.2%}, p {ctr['p_value']:.3f}); "
+            f"this test could detect {ctr['minimum_detectable_lift']:.2%} or more with "
+            f"{ctr['power']:.0%} power"
             + ("" if enough else "; the planned sample is not reached yet")
         )
     side = "treatment" if ctr["lift"] > 0 else "control"

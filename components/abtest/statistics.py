@@ -7,7 +7,9 @@ variance comes from the delta method over users (Deng et al., "Applying the Delt
 Metric Analytics", KDD 2018), which keeps the correlation of one user's exposures; an
 exposure-level binomial variance would understate it. The treatment effect is tested with a
 two-sided z-test on the difference of the two ratios; the relative lift's interval comes from
-the delta method on the log of their quotient.
+the delta method on the log of their quotient. Beside each lift, the smallest lift the test had
+the configured power to detect, from the same variance: what a result without significance
+rules out.
 """
 
 from __future__ import annotations
@@ -37,21 +39,22 @@ def ratio(numerator: np.ndarray, denominator: np.ndarray) -> tuple[float, float]
 
 
 def readout(
-    exposures: pd.DataFrame, treatment_share: float, confidence: float = 0.95
+    exposures: pd.DataFrame, treatment_share: float, confidence: float = 0.95, power: float = 0.8
 ) -> dict[str, Any]:
     """``exposures``: one row per exposure with ``user_id``, ``arm`` (control or treatment),
     ``clicked`` and ``dwell_ms``. Per arm and metric the value and its interval, the lift with
-    its interval and p-value, and the sample-ratio check."""
+    its interval, p-value and the smallest lift detectable with ``power``, and the sample-ratio
+    check."""
     per_user = (
         exposures.assign(exposures=1, clicked=exposures["clicked"].astype(float))
         .groupby(["arm", "user_id"])[["exposures", *METRICS.values()]]
         .sum()
     )
-    return readout_users(per_user, treatment_share, confidence)
+    return readout_users(per_user, treatment_share, confidence, power)
 
 
 def readout_users(
-    per_user: pd.DataFrame, treatment_share: float, confidence: float = 0.95
+    per_user: pd.DataFrame, treatment_share: float, confidence: float = 0.95, power: float = 0.8
 ) -> dict[str, Any]:
     """As ``readout``, from per-user sums: ``exposures``, ``clicked`` and ``dwell_ms`` indexed
     by (arm, user)."""
@@ -85,6 +88,8 @@ def readout_users(
                 float(np.exp(np.log(treated / control) + z * log_spread) - 1),
             ],
             "p_value": float(2 * norm.sf(abs(difference) / spread)),
+            "minimum_detectable_lift": float((z + norm.ppf(power)) * spread / control),
+            "power": power,
         }
         result[metric]["significant"] = result[metric]["p_value"] < 1 - confidence
     result["sample_ratio"] = sample_ratio(

@@ -66,3 +66,15 @@ def test_logs_without_both_arms_are_refused() -> None:
     logs = traffic(np.random.default_rng(3), 100, {"control": 0.05, "treatment": 0.05}, 0.0)
     with pytest.raises(ValueError, match="both arms"):
         readout(logs, 0.5)
+
+
+def test_the_minimum_detectable_lift_is_found_with_the_stated_power() -> None:
+    rng = np.random.default_rng(3)
+    pilot = readout(traffic(rng, 4_000, {"control": 0.05, "treatment": 0.05}), 0.5, power=0.8)
+    lift = pilot["ctr"]["minimum_detectable_lift"]
+    treated = {"control": 0.05, "treatment": 0.05 * (1 + lift)}
+
+    found = [readout(traffic(rng, 4_000, treated), 0.5)["ctr"] for _ in range(200)]
+
+    assert 0.1 < lift < 0.4  # 4,000 users of about 5 exposures each
+    assert 0.68 <= np.mean([f["significant"] and f["lift"] > 0 for f in found]) <= 0.92
