@@ -3,19 +3,32 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed
+# Kubeflow Pipelines' SDK lives apart: its pins conflict with Airflow's (pyproject's kfp extra).
+KFP_VENV := .venv-kfp
+KFP_INSTALLED := $(KFP_VENV)/.installed
+KFP_EXTRA = $(shell $(PYTHON) -c 'import tomllib; print(" ".join(tomllib.load(open("pyproject.toml", "rb"))["project"]["optional-dependencies"]["kfp"]))')
 DEMO_DS ?= 2026-11-14
 # The amazon-beauty folder the Beauty benchmarks read (docs/benchmarks.md says where it comes from).
 BEAUTY ?=
 
 .PHONY: setup java demo airflow compose-demo test test-fast test-live test-compose bench bench-airflow bench-compose bench-experiment bench-recipe bench-regimes bench-ab bench-serve bench-quality bench-beauty-rl lint format lock clean
 
-setup: $(INSTALLED) java
+setup: $(INSTALLED) $(KFP_INSTALLED) java
 
 $(INSTALLED): pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet --constraint constraints.txt --editable ".[dev]"
 	$(BIN)/pip check
+	touch $@
+
+$(KFP_INSTALLED): pyproject.toml constraints-kfp.txt
+	test -x $(KFP_VENV)/bin/python || $(PYTHON) -m venv $(KFP_VENV)
+	$(KFP_VENV)/bin/pip install --quiet --upgrade pip
+	$(KFP_VENV)/bin/pip install --quiet --constraint constraints-kfp.txt $(foreach r,$(KFP_EXTRA),'$(r)')
+	$(KFP_VENV)/bin/pip install --quiet --no-deps --editable .
+	@# pip check, but for the package's own dependencies, which this environment leaves out
+	! $(KFP_VENV)/bin/pip check | grep -v '^adagrpo-pipeline '
 	touch $@
 
 java:  # Spark 4 needs Java 17+
@@ -88,11 +101,14 @@ format: setup
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
 
-lock: $(INSTALLED)  # re-pin the proven set after changing pyproject.toml
+lock: $(INSTALLED) $(KFP_INSTALLED)  # re-pin the proven set after changing pyproject.toml
 	{ echo "# The full library set proven together (pip check clean, tests green)."; \
 	  echo "# Regenerate with 'make lock' after changing pyproject.toml."; \
 	  $(BIN)/pip freeze --exclude-editable | sed 's/+cpu$$//'; } > constraints.txt.new
 	mv constraints.txt.new constraints.txt
+	{ sed -n '1,2p' constraints-kfp.txt; \
+	  $(KFP_VENV)/bin/pip freeze --exclude-editable; } > constraints-kfp.txt.new
+	mv constraints-kfp.txt.new constraints-kfp.txt
 
 clean:
 	rm -rf var .pytest_cache .mypy_cache .ruff_cache

@@ -96,6 +96,7 @@ TOOLS = {
     "ab-readout": ("abtest", (layout.AB_READOUTS,)),
     "gc": ("housekeeping", ()),
     "registry": ("registry", ()),
+    "kfp": ("orchestration", ()),
 }
 
 
@@ -249,13 +250,13 @@ TASKS: tuple[Task, ...] = (
 )  # fmt: skip
 
 
-def dag_edges() -> set[tuple[str, str]]:
+def dag_edges(tasks: tuple[Task, ...] = TASKS) -> set[tuple[str, str]]:
     """(upstream, downstream) task ids: a task follows every task that publishes what it reads,
     without the edges that a longer path already implies."""
     direct = {
         (up.task_id, down.task_id)
-        for down in TASKS
-        for up in TASKS
+        for down in tasks
+        for up in tasks
         if up is not down and set(up.publishes) & set(down.reads)
     }
     return {(a, b) for a, b in direct if not _longer_path(direct, a, b)}

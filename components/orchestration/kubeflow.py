@@ -1,0 +1,177 @@
+"""The daily run as a Kubeflow Pipelines v2 pipeline, built from the stage manifest.
+
+Each task of the manifest's DAG is a container component running ``adagrpo <stage>`` in its
+stage's image, with the configuration the compile was given as ``ADAGRPO__SECTION`` variables
+(as the container runners pass it). The pipeline's parameters are the DAG's Params; each task
+also takes a digest of the settings, so that KFP's cache is keyed by the day and the settings.
+A stage the manifest marks GPU asks for ``runner.kubernetes.gpus`` accelerators on the nodes
+``gpu_node_selector`` and ``gpu_tolerations`` allow. Each task's output artifact is a JSON
+naming what it published under the data root, and the pipeline root lies in the data root, so
+the Kubeflow UI's lineage leads there.
+
+The sensor has no task: a KFP run is started once the day's raw logs landed (an upstream
+trigger, or the recurring run's schedule). A run cannot tell a backfill from a scheduled run:
+``backfill_registry`` decides for every run, and the recurring run passes ``register``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Callable
+from typing import Any
+
+from components.core.config import PipelineConfig
+from components.orchestration.runner import config_environment
+from components.stages import TASKS, Task, dag_edges
+
+PIPELINE_NAME = "adagrpo-retrain"
+RETRIES, BACKOFF_S, MAX_BACKOFF_S = 3, 60, 1800  # as the DAG's default_args
+# Runs the stage, then writes the task's artifact: the day and what it published.
+WRITE_ARTIFACT = (
+    'mkdir -p "$(dirname "$out")" && '
+    'printf \'{"ds": "%s", "published": %s}\\n\' "$ds" "$ADAGRPO_PUBLISHES" > "$out"'
+)
+SCRIPT = f'out="$1"; ds="$2"; shift 2; adagrpo "$@" && {WRITE_ARTIFACT}'
+# semantic-ids also takes the Param codebook: "refit" becomes the CLI's flag.
+REFIT_SCRIPT = (
+    'out="$1"; ds="$2"; codebook="$3"; shift 3; '
+    'if [ "$codebook" = refit ]; then set -- "$@" --refit; fi; '
+    f'adagrpo "$@" && {WRITE_ARTIFACT}'
+)
+
+
+def settings_digest(config: PipelineConfig) -> str:
+    """A digest of every setting: the part of each task's cache key that is not the day."""
+    document = json.dumps(config.model_dump(mode="json"), sort_keys=True).encode()
+    return hashlib.sha256(document).hexdigest()[:16]
+
+
+def build_pipeline(config: PipelineConfig) -> Callable[..., Any]:
+    """The ``@dsl.pipeline`` of the daily run under ``config``."""
+    from kfp import dsl
+
+    tasks = tuple(
+        spec
+        for spec in TASKS
+        if spec.stage is not None and (spec.stage.name != "simulate" or config.simulate.enabled)
+    )
+    components = {spec.task_id: _component(spec, config) for spec in tasks}
+    edges = sorted(dag_edges(tasks))
+    digest = settings_digest(config)
+
+    def retrain(
+        ds: str,
+        lookback_days: int = 2,
+        scale: str = "tiny",
+        codebook: str = "keep",
+        backfill_registry: str = "skip",
+    ) -> None:
+        made: dict[str, Any] = {}
+        for spec in tasks:
+            inputs = {"ds": ds, "lookback_days": lookback_days, "scale": scale}
+            inputs.update(codebook=codebook, settings=digest)
+            if spec.stage is not None and spec.stage.name == "register":
+                with dsl.If(backfill_registry == "register", name="registers"):
+                    made[spec.task_id] = _task(components[spec.task_id], inputs, spec, config)
+            else:
+                made[spec.task_id] = _task(components[spec.task_id], inputs, spec, config)
+        for upstream, downstream in edges:
+            made[downstream].after(made[upstream])
+
+    # kfp reads the signature's types; this module's annotations are strings (PEP 563).
+    retrain.__annotations__ = {
+        "ds": str, "lookback_days": int, "scale": str, "codebook": str,
+        "backfill_registry": str, "return": None,
+    }  # fmt: skip
+    return dsl.pipeline(
+        retrain,
+        name=PIPELINE_NAME,
+        description="AdaGRPO daily retraining: raw logs to a registered model, one day a run",
+        pipeline_root=f"{config.storage.root.rstrip('/')}/_kfp",
+    )
+
+
+def _component(spec: Task, config: PipelineConfig) -> Any:
+    """A container component running the task's stage in its image."""
+    from kfp import dsl
+
+    stage = spec.stage
+    assert stage is not None
+    image = config.runner.image_for(stage.name)
+    refits = stage.name == "semantic-ids"
+
+    def command(
+        ds: str,
+        lookback_days: int,
+        scale: str,
+        codebook: str,
+        settings: str,
+        published: dsl.Output[dsl.Artifact],
+    ) -> dsl.ContainerSpec:
+        args: list[Any] = ["sh", published.path, ds, *([codebook] if refits else [])]
+        args += [stage.name, "--ds", ds]
+        if spec.method is not None:
+            args += ["--method", spec.method]
+        if stage.windowed:
+            args += ["--lookback-days", lookback_days]
+        if stage.name == "simulate":
+            args += ["--scale", scale]
+        script = REFIT_SCRIPT if refits else SCRIPT
+        return dsl.ContainerSpec(image=image, command=["sh", "-c", script], args=args)
+
+    command.__name__ = spec.task_id.replace("_", "-")
+    # kfp reads the signature's types; this module's annotations are strings (PEP 563).
+    command.__annotations__ = {
+        "ds": str, "lookback_days": int, "scale": str, "codebook": str, "settings": str,
+        "published": dsl.Output[dsl.Artifact], "return": dsl.ContainerSpec,
+    }  # fmt: skip
+    return dsl.container_component(command)
+
+
+def _task(component: Any, inputs: dict[str, Any], spec: Task, config: PipelineConfig) -> Any:
+    """The component's task with its configuration, credentials, volume, retries, GPUs and
+    cache."""
+    from kfp import kubernetes
+
+    task = component(**inputs)
+    stage = spec.stage
+    assert stage is not None
+    settings = config.runner.kubernetes
+    root = config.storage.root.rstrip("/")
+    published = [f"{root}/{name}" for name in spec.publishes]
+    environment = {**config_environment(config), "ADAGRPO_PUBLISHES": json.dumps(published)}
+    for name, value in environment.items():
+        task.set_env_variable(name, value)
+    task.set_display_name(spec.task_id)
+    task.set_caching_options(True)
+    if stage.retried:
+        task.set_retry(
+            num_retries=RETRIES,
+            backoff_duration=f"{BACKOFF_S}s",
+            backoff_factor=2,
+            backoff_max_duration=f"{MAX_BACKOFF_S}s",
+        )
+    if settings.environment_secret is not None:
+        variables = config.runner.docker.environment
+        kubernetes.use_secret_as_env(
+            task, settings.environment_secret, {name: name for name in variables}
+        )
+    if settings.volume_claim is not None:
+        kubernetes.mount_pvc(task, settings.volume_claim, settings.mount_path)
+    gpus = settings.gpus.get(stage.name)
+    if gpus:
+        task.set_accelerator_type("nvidia.com/gpu").set_accelerator_limit(gpus)
+        for label, value in settings.gpu_node_selector.items():
+            kubernetes.add_node_selector(task, label, value)
+        for toleration in settings.gpu_tolerations:
+            kubernetes.add_toleration(task, **toleration)
+    task.set_cpu_request(settings.requests["cpu"]).set_memory_request(settings.requests["memory"])
+    return task
+
+
+def compile_pipeline(config: PipelineConfig, output: str) -> None:
+    """Write the pipeline's IR YAML to ``output``."""
+    from kfp import compiler
+
+    compiler.Compiler().compile(build_pipeline(config), package_path=output)
