@@ -478,6 +478,16 @@ class ServingConfig(Section):
         "ingress that authenticates); set it in the environment, ADAGRPO__SERVING__TOKEN, "
         "not in a file",
     )
+    torch_threads: int = Field(
+        1,
+        ge=1,
+        le=256,
+        description="Intra-op threads decoding uses: one leaves the other cores to the event "
+        "loop (HTTP, JSON, validation); more helps where cores are many",
+    )
+    access_log: bool = Field(
+        False, description="A log line per request (uvicorn's access log); metrics do better"
+    )
     queue_users: int = Field(
         4096,
         ge=1,

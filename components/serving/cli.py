@@ -39,6 +39,7 @@ def register(subparsers: argparse._SubParsersAction, common: argparse.ArgumentPa
 
 
 def run(args: argparse.Namespace, config: PipelineConfig) -> int:
+    import torch
     import uvicorn  # the web stack: keep --help fast
 
     from components.serving.service import build_app
@@ -47,6 +48,7 @@ def run(args: argparse.Namespace, config: PipelineConfig) -> int:
     if args.registry:
         registry = registry.model_copy(update={"root": args.registry})
     settings = config.serving
+    torch.set_num_threads(settings.torch_threads)
     app = build_app(registry, settings, args.experiment)
     host = args.host or settings.host
     if settings.token is None and not ipaddress.ip_address(socket.gethostbyname(host)).is_loopback:
@@ -57,7 +59,7 @@ def run(args: argparse.Namespace, config: PipelineConfig) -> int:
         )
     listener = listen(host, settings.port if args.port is None else args.port)
     print(f"serving on http://{host}:{listener.getsockname()[1]}", flush=True)
-    uvicorn.Server(uvicorn.Config(app)).run(sockets=[listener])
+    uvicorn.Server(uvicorn.Config(app, access_log=settings.access_log)).run(sockets=[listener])
     return 0
 
 
