@@ -103,6 +103,7 @@ def main(argv: list[str] | None = None) -> int:
             )
         experiments.append(experiment)
     result = {
+        "traffic_run_wall_s": previous["wall_s"] if previous else None,
         "ds": args.ds.isoformat(),
         "scale": config.simulate.scale,
         "best_mixture": best_mix,
@@ -180,7 +181,7 @@ def _read_out(
     offline: dict[str, Any],
     challenger: str,
     workdir: Path,
-    traffic: dict[str, dict[str, Any]],
+    traffic: dict[str, Any],
 ) -> dict[str, Any]:
     """``ab-readout`` of the experiment in ``workdir`` after its days of ``traffic``."""
     shop, registry = workdir / "shop", workdir / "registry"
@@ -228,18 +229,23 @@ def _experiment_id(registry: Path) -> str:
     return spec.stem
 
 
-def _previous_traffic() -> dict[str, dict[str, Any]]:
-    """Each experiment's days, traffic wall time and plan in the last ``ab.json``."""
+def _previous_traffic() -> dict[str, Any]:
+    """The last ``ab.json``'s wall time (of the run that made the traffic), and each
+    experiment's days, traffic wall time and plan."""
     path = RESULTS / "ab.json"
     if not path.is_file():
         raise SystemExit("no earlier run to read out again: run make bench-ab first")
+    document = json.loads(path.read_text())
     return {
-        experiment["challenger"]: {
-            "days": experiment["traffic"]["days"],
-            "wall_s": experiment["traffic"]["wall_s"],
-            "plan": experiment["plan"],
-        }
-        for experiment in json.loads(path.read_text())["results"]["experiments"]
+        "wall_s": document["results"].get("traffic_run_wall_s") or document["wall_s"],
+        **{
+            experiment["challenger"]: {
+                "days": experiment["traffic"]["days"],
+                "wall_s": experiment["traffic"]["wall_s"],
+                "plan": experiment["plan"],
+            }
+            for experiment in document["results"]["experiments"]
+        },
     }
 
 

@@ -8,8 +8,9 @@ served by the real service in its own process (``adagrpo serve --port 0``), on l
 client sends one user at a time (10 items of history, the top 10, beam 20) and waits for the
 answer before the next, as a page would; latency is timed from the client, throughput is every
 answer over the wall time of the level. The clients are aiohttp's, a lighter load generator than
-httpx on the cores the service shares. Modes: micro-batching with the default settings, the
-same with two decoding threads (``serving.torch_threads``), and each request decoded alone.
+httpx on the cores the service shares. Modes: micro-batching with the default settings (a batch
+of ``serving.parallel_users`` or more decodes on every core, a smaller one on one), the same on
+one thread always (``serving.torch_threads=1``), and each request decoded alone.
 """
 
 from __future__ import annotations
@@ -46,7 +47,7 @@ REQUESTS, WARMUP = 40, 2  # timed requests per client, and its first, untimed on
 GOAL_RPS, GOAL_P99_MS = 300, 400
 MODES = {
     "micro_batching": ["serving.micro_batching=true"],
-    "micro_batching_2_threads": ["serving.micro_batching=true", "serving.torch_threads=2"],
+    "micro_batching_1_thread": ["serving.micro_batching=true", "serving.torch_threads=1"],
     "one_by_one": ["serving.micro_batching=false"],
 }
 

@@ -479,11 +479,14 @@ class ServingConfig(Section):
         "not in a file",
     )
     torch_threads: int = Field(
-        1,
+        0, ge=0, le=256, description="Intra-op threads of a large batch (0: one per core)"
+    )
+    parallel_users: int = Field(
+        32,
         ge=1,
-        le=256,
-        description="Intra-op threads decoding uses: one leaves the other cores to the event "
-        "loop (HTTP, JSON, validation); more helps where cores are many",
+        le=100_000,
+        description="A batch of fewer users decodes on one thread: small batches are latency-"
+        "bound, and handing work between threads costs more than a second core saves",
     )
     access_log: bool = Field(
         False, description="A log line per request (uvicorn's access log); metrics do better"

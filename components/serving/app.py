@@ -18,6 +18,7 @@ import hmac
 from collections.abc import AsyncIterator, Sequence
 from typing import Annotated, Any
 
+import torch
 from fastapi import Depends, FastAPI, Header, HTTPException
 from fastapi import Request as FastAPIRequest
 from fastapi.exceptions import RequestValidationError
@@ -59,11 +60,14 @@ class NoModel(Exception):
 def create_app(arms: Arms, experiment: dict[str, Any] | None, settings: ServingConfig) -> FastAPI:
     experiment_id = experiment["id"] if experiment else None
 
+    threads = settings.torch_threads or torch.get_num_threads()
+
     def decode(arm: str, histories: Sequence[Sequence[int]], k: int) -> tuple[Lists, int]:
         """One beam search of ``arm``'s current model (in the decoding thread)."""
         loaded = arms.current(arm)
         if loaded is None:
             raise NoModel(arm)
+        torch.set_num_threads(threads if len(histories) >= settings.parallel_users else 1)
         beam = max(settings.beam_width, k)
         return loaded.model.recommend(histories, k, beam, loaded.recommendable), loaded.version
 

@@ -39,7 +39,6 @@ def register(subparsers: argparse._SubParsersAction, common: argparse.ArgumentPa
 
 
 def run(args: argparse.Namespace, config: PipelineConfig) -> int:
-    import torch
     import uvicorn  # the web stack: keep --help fast
 
     from components.serving.service import build_app
@@ -48,7 +47,6 @@ def run(args: argparse.Namespace, config: PipelineConfig) -> int:
     if args.registry:
         registry = registry.model_copy(update={"root": args.registry})
     settings = config.serving
-    torch.set_num_threads(settings.torch_threads)
     app = build_app(registry, settings, args.experiment)
     host = args.host or settings.host
     if settings.token is None and not ipaddress.ip_address(socket.gethostbyname(host)).is_loopback:
