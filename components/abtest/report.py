@@ -18,7 +18,11 @@ def render_report(result: dict[str, Any]) -> str:
         "treatment": f"version {spec['arms']['treatment']['version']} (challenger), "
         f"{spec['treatment_share']:.0%} of users",
         "test": f"{result['test']}, {result['confidence']:.0%} intervals",
-        "planned exposures per arm": f"{result['needed_exposures_per_arm']:,}",
+        "planned sample": (
+            f"{result['needed_users']:,} users (from the logs before the start)"
+            if result.get("needed_users") is not None
+            else f"{result['needed_exposures_per_arm']:,} exposures per arm"
+        ),
         "sample ratio": f"{result['sample_ratio']['observed_treatment_share']:.2%} treatment "
         f"(p {result['sample_ratio']['p_value']:.3g})",
         "guardrail": f"hallucination control {result['guardrail']['control']:.4f}, treatment "

@@ -43,6 +43,7 @@ def ab_readout(config: PipelineConfig, experiment_id: str, ds: date) -> dict[str
         days=[start.isoformat(), ds.isoformat()],
         guardrail=_guardrail(registry, spec),
         needed_exposures_per_arm=spec["power"]["exposures_per_arm"],
+        needed_users=spec["power"].get("users", {}).get("users"),
     )
     result["verdict"] = verdict(result)
     files = {"readout.json": result, "report.html": render_report(result).encode()}
@@ -83,9 +84,12 @@ def verdict(result: dict[str, Any]) -> str:
     """One sentence: what the experiment says, or why it cannot be trusted yet."""
     if result["sample_ratio"]["mismatch"]:
         return "sample-ratio mismatch: the split is broken, the metrics cannot be trusted"
-    smallest = min(arm["exposures"] for arm in result["arms"].values())
     ctr = result["ctr"]
-    enough = smallest >= result["needed_exposures_per_arm"]
+    if result.get("needed_users") is not None:  # planned from the logs, in the readout's unit
+        enough = sum(arm["users"] for arm in result["arms"].values()) >= result["needed_users"]
+    else:
+        smallest = min(arm["exposures"] for arm in result["arms"].values())
+        enough = smallest >= result["needed_exposures_per_arm"]
     if not ctr["significant"]:
         return (
             f"no significant CTR difference (lift {ctr['lift']:+.2%}, p {ctr['p_value']:.3f}); "

@@ -14,6 +14,7 @@ rules out.
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import numpy as np
@@ -96,6 +97,22 @@ def readout_users(
         result["arms"]["control"]["users"], result["arms"]["treatment"]["users"], treatment_share
     )
     return result
+
+
+def required_users(
+    per_user: pd.DataFrame, lift: float, alpha: float, power: float, treatment_share: float
+) -> dict[str, Any]:
+    """Users a test needs to detect a relative CTR ``lift`` with the readout's own test, from
+    per-user sums (``exposures``, ``clicked``) of a period as long as the test: the delta-method
+    variance of one user's contribution, ``var(c - R n) / mean(n)^2``, spread over the arms."""
+    clicks = per_user["clicked"].to_numpy(dtype=float)
+    exposures = per_user["exposures"].to_numpy(dtype=float)
+    baseline, variance = ratio(clicks, exposures)
+    per_user_variance = variance * len(clicks)
+    spread = 1 / treatment_share + 1 / (1 - treatment_share)
+    z = norm.ppf(1 - alpha / 2) + norm.ppf(power)
+    users = math.ceil(z**2 * per_user_variance * spread / (baseline * lift) ** 2)
+    return {"users": users, "baseline_ctr": baseline, "per_user_variance": per_user_variance}
 
 
 def sample_ratio(control: int, treatment: int, treatment_share: float) -> dict[str, Any]:

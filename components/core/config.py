@@ -443,6 +443,13 @@ class ABTestConfig(Section):
     )
     alpha: float = Field(0.05, gt=0, lt=0.5, description="Two-sided significance level")
     power: float = Field(0.8, ge=0.5, lt=1, description="Chance to detect the minimum lift")
+    planning_days: int = Field(
+        14,
+        ge=1,
+        le=365,
+        description="Days of logs before the start whose per-user CTR variance sizes the test "
+        "in users (one user's exposures are correlated): as long as the test is meant to run",
+    )
 
 
 class ServingConfig(Section):

@@ -2,9 +2,10 @@
 
 The spec says what is compared (control: the champion's version, treatment: the challenger's),
 how users are split (a salted hash of the user id: stable, and independent of other tests),
-what is measured (CTR and dwell time, hallucination as a guardrail) and for how long: the
-exposures per arm needed to detect ``ab_test.min_detectable_lift`` with a two-sided
-two-proportion z-test at ``ab_test.alpha`` and ``ab_test.power``.
+what is measured (CTR and dwell time, hallucination as a guardrail) and for how long: the users
+needed to detect ``ab_test.min_detectable_lift`` at ``ab_test.alpha`` and ``ab_test.power``
+with the readout's own test, planned from the logs before the start, and, for reference, the
+exposures per arm an exposure-level two-proportion z-test would ask for.
 """
 
 from __future__ import annotations
@@ -36,12 +37,18 @@ def required_exposures(baseline: float, lift: float, alpha: float, power: float)
 
 
 def start_experiment(
-    registry: ModelRegistry, control: int, treatment: int, ds: date, settings: ABTestConfig
+    registry: ModelRegistry,
+    control: int,
+    treatment: int,
+    ds: date,
+    settings: ABTestConfig,
+    planned_users: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """The experiment of ``treatment`` against ``control`` from ``ds``, created once (a rerun
-    returns the spec it already wrote)."""
+    returns the spec it already wrote). ``planned_users``: the users it needs, planned from
+    the logs before it (``components/abtest/planning.py``), when there are logs."""
     experiment_id = f"{ds.isoformat()}-v{control}-vs-v{treatment}"
-    spec = {
+    spec: dict[str, Any] = {
         "id": experiment_id,
         "start": ds.isoformat(),
         "arms": {
@@ -63,6 +70,8 @@ def start_experiment(
             "test": "two-sided two-proportion z-test",
         },
     }
+    if planned_users is not None:
+        spec["power"]["users"] = planned_users
     key = f"{REGISTRY_EXPERIMENTS}/{experiment_id}.json"
     registry.storage.write_if(key, Storage.json_bytes(spec), None)
     return read_experiment(registry, experiment_id)

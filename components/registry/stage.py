@@ -21,6 +21,7 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
+from components.abtest.planning import plan_users
 from components.core import layout, partitions
 from components.core.config import PipelineConfig
 from components.core.errors import BadInput
@@ -58,8 +59,9 @@ def register_candidate(config: PipelineConfig, ds: date) -> dict[str, Any]:
         outcome["alias"] = _put_up(registry, version.number, "adagrpo register", reason)
         aliases = registry.aliases()
         if aliases["challenger"] == version.number and aliases["champion"] is not None:
+            planned = plan_users(storage, ds, config.ab_test)
             spec = start_experiment(
-                registry, aliases["champion"], version.number, ds, config.ab_test
+                registry, aliases["champion"], version.number, ds, config.ab_test, planned
             )
             outcome["experiment"] = spec["id"]
     else:
@@ -114,7 +116,10 @@ def put_up_run(
     outcome["alias"] = _put_up(registry, version.number, actor, reason)
     aliases = registry.aliases()
     if aliases["challenger"] == version.number and aliases["champion"] is not None:
-        spec = start_experiment(registry, aliases["champion"], version.number, ds, config.ab_test)
+        planned = plan_users(storage, ds, config.ab_test)
+        spec = start_experiment(
+            registry, aliases["champion"], version.number, ds, config.ab_test, planned
+        )
         outcome["experiment"] = spec["id"]
     return outcome
 

@@ -137,6 +137,9 @@ def test_runs_put_up_by_hand_become_champion_then_challenger_of_an_experiment(
     assert {arm: entry["version"] for arm, entry in spec["arms"].items()} == {
         "control": 1, "treatment": 2
     }  # fmt: skip
+    planned = spec["power"]["users"]  # from the tiny shop's curated days before the start
+    assert planned["users"] > 0 and planned["users_seen"] > 0
+    assert planned["planning_days"][1] == DS and 0 < planned["baseline_ctr"] < 1
     # Again: the same versions, no alias moves.
     assert put_up(root, "method=nll,seed=1") == 0
     assert len(registry.versions()) == 2 and len(registry.audit()) == 2

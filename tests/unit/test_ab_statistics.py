@@ -7,7 +7,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from components.abtest.statistics import ratio, readout
+from components.abtest.statistics import ratio, readout, required_users
 
 
 def traffic(
@@ -77,4 +77,21 @@ def test_the_minimum_detectable_lift_is_found_with_the_stated_power() -> None:
     found = [readout(traffic(rng, 4_000, treated), 0.5)["ctr"] for _ in range(200)]
 
     assert 0.1 < lift < 0.4  # 4,000 users of about 5 exposures each
+    assert 0.68 <= np.mean([f["significant"] and f["lift"] > 0 for f in found]) <= 0.92
+
+
+def test_the_users_planned_from_earlier_logs_find_the_lift_with_the_stated_power() -> None:
+    rng = np.random.default_rng(4)
+    earlier = traffic(rng, 4_000, {"control": 0.05, "treatment": 0.05})
+    per_user = (
+        earlier.assign(exposures=1, clicked=earlier["clicked"].astype(float))
+        .groupby("user_id")[["exposures", "clicked"]]
+        .sum()
+    )
+    users = required_users(per_user, lift=0.2, alpha=0.05, power=0.8, treatment_share=0.5)["users"]
+    treated = {"control": 0.05, "treatment": 0.06}
+
+    found = [readout(traffic(rng, users, treated), 0.5)["ctr"] for _ in range(200)]
+
+    assert 1_000 < users < 20_000
     assert 0.68 <= np.mean([f["significant"] and f["lift"] > 0 for f in found]) <= 0.92
