@@ -32,18 +32,34 @@ def midnight(day: date) -> str:
     return f"{day.isoformat()}T00:00:00Z"
 
 
+BUSY_PAUSES_S = (1, 2, 4, 8, 16, 0)  # about half a minute of 503s before giving up
+
+
 class AirflowError(RuntimeError):
     """Airflow answered with an error, or a run did not succeed."""
 
 
 class AirflowClient:
-    def __init__(self, url: str, username: str, password: str, timeout_s: float = 30.0) -> None:
-        self.http = httpx.Client(base_url=url.rstrip("/"), timeout=timeout_s)
+    def __init__(
+        self,
+        url: str,
+        username: str,
+        password: str,
+        timeout_s: float = 30.0,
+        transport: httpx.BaseTransport | None = None,
+    ) -> None:
+        self.http = httpx.Client(base_url=url.rstrip("/"), timeout=timeout_s, transport=transport)
         token = self._call("POST", "/auth/token", json={"username": username, "password": password})
         self.http.headers["Authorization"] = f"Bearer {token['access_token']}"
 
     def _call(self, method: str, path: str, **kwargs: Any) -> Any:
-        response = self.http.request(method, path, **kwargs)
+        # 503 is Airflow saying "not now" (on SQLite: the database is locked by the scheduler or
+        # the DAG processor, and the request was not carried out): try again after a pause.
+        for pause in BUSY_PAUSES_S:
+            response = self.http.request(method, path, **kwargs)
+            if response.status_code != 503:
+                break
+            time.sleep(pause)
         if response.is_error:
             raise AirflowError(f"{method} {path}: {response.status_code} {response.text[:500]}")
         return response.json()
