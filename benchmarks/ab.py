@@ -92,7 +92,7 @@ def main(argv: list[str] | None = None) -> int:
     adagrpo = next(name for name in runs if name.startswith("adagrpo"))
     offline = _offline(config, storage, args.ds, runs)
     experiments = []
-    previous = _previous_traffic() if args.readouts_only else {}
+    previous_wall_s, previous = _previous_traffic() if args.readouts_only else (None, {})
     for challenger in dict.fromkeys([adagrpo, best_mix, "mix:1", *args.also]):
         workdir = (args.workdir / re.sub(r"[^A-Za-z0-9.-]+", "-", challenger)).resolve()
         if args.readouts_only:
@@ -103,7 +103,7 @@ def main(argv: list[str] | None = None) -> int:
             )
         experiments.append(experiment)
     result = {
-        "traffic_run_wall_s": previous["wall_s"] if previous else None,
+        "traffic_run_wall_s": previous_wall_s,
         "ds": args.ds.isoformat(),
         "scale": config.simulate.scale,
         "best_mixture": best_mix,
@@ -181,7 +181,7 @@ def _read_out(
     offline: dict[str, Any],
     challenger: str,
     workdir: Path,
-    traffic: dict[str, Any],
+    traffic: dict[str, dict[str, Any]],
 ) -> dict[str, Any]:
     """``ab-readout`` of the experiment in ``workdir`` after its days of ``traffic``."""
     shop, registry = workdir / "shop", workdir / "registry"
@@ -229,24 +229,22 @@ def _experiment_id(registry: Path) -> str:
     return spec.stem
 
 
-def _previous_traffic() -> dict[str, Any]:
+def _previous_traffic() -> tuple[float, dict[str, dict[str, Any]]]:
     """The last ``ab.json``'s wall time (of the run that made the traffic), and each
     experiment's days, traffic wall time and plan."""
     path = RESULTS / "ab.json"
     if not path.is_file():
         raise SystemExit("no earlier run to read out again: run make bench-ab first")
     document = json.loads(path.read_text())
-    return {
-        "wall_s": document["results"].get("traffic_run_wall_s") or document["wall_s"],
-        **{
-            experiment["challenger"]: {
-                "days": experiment["traffic"]["days"],
-                "wall_s": experiment["traffic"]["wall_s"],
-                "plan": experiment["plan"],
-            }
-            for experiment in document["results"]["experiments"]
-        },
+    experiments = {
+        experiment["challenger"]: {
+            "days": experiment["traffic"]["days"],
+            "wall_s": experiment["traffic"]["wall_s"],
+            "plan": experiment["plan"],
+        }
+        for experiment in document["results"]["experiments"]
     }
+    return document["results"].get("traffic_run_wall_s") or document["wall_s"], experiments
 
 
 def _plan(config: PipelineConfig, control_ctr: float, treatment_ctr: float) -> dict[str, Any]:

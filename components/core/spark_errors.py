@@ -95,25 +95,20 @@ def describe(exc: BaseException) -> SparkFailure | None:
 
 def _describe_java(throwable: Any) -> SparkFailure:
     """Walk the Java cause chain: the first Spark condition found names the failure."""
+    from py4j.protocol import Py4JError
+
     condition, parameters, messages = None, {}, []
     seen = 0
     while throwable is not None and seen < 32:  # a cause chain can, in theory, loop
         messages.append(str(throwable.toString()))
-        if condition is None and _is_spark_throwable(throwable):
-            condition = throwable.getCondition()
-            parameters = {str(k): str(v) for k, v in dict(throwable.getMessageParameters()).items()}
+        if condition is None:
+            try:  # a SparkThrowable has a condition; any other throwable has no such method
+                condition = throwable.getCondition()
+                parameters = {str(k): str(v) for k, v in throwable.getMessageParameters().items()}
+            except Py4JError:
+                pass
         throwable, seen = throwable.getCause(), seen + 1
     return SparkFailure(condition, parameters, tuple(messages))
-
-
-def _is_spark_throwable(throwable: Any) -> bool:
-    interfaces = throwable.getClass().getInterfaces()
-    names = {interface.getName() for interface in interfaces}
-    superclass = throwable.getClass().getSuperclass()
-    while superclass is not None:
-        names.update(interface.getName() for interface in superclass.getInterfaces())
-        superclass = superclass.getSuperclass()
-    return "org.apache.spark.SparkThrowable" in names
 
 
 def written_folders(spark: SparkConfig, storage: StorageConfig) -> list[str]:
