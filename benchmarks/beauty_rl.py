@@ -59,26 +59,35 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--mix-lambda", type=float, help="the mixture's lambda (default: the shop's best mixture)"
     )
+    parser.add_argument(
+        "--set",
+        dest="overrides",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="a setting for every stage run here, e.g. --set train.epochs=20 (repeatable)",
+    )
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
     started = time.perf_counter()
     root = (args.workdir / "root").resolve()
     storage = LocalStorage(root)
-    flags = ("--ds", DS.isoformat(), "--config", str(args.config))
+    overlay = (str(args.config), *(f"--set={knob}" for knob in args.overrides))
+    flags = ("--ds", DS.isoformat(), "--config", *overlay)
     seconds: dict[str, float] = {}
     sft = PolicyRun(storage, DS, layout.SFT_KEY)
     if not storage.exists(sft.evaluation_summary):
         seconds.update(build_training_set(root, args.data, args.config))
         seconds["train sft"] = timed_stage(root, "train", *flags)
         seconds["evaluate sft"] = timed_stage(root, "evaluate", *flags)
-    config = load_config(args.config, [f"storage.root={root}"], environ={})
+    config = load_config(args.config, [*args.overrides, f"storage.root={root}"], environ={})
     rankers = {}
     for policy in POLICIES:
-        seconds.update(_replayed(root, args.data, args.config, policy))
+        seconds.update(_replayed(root, args.data, overlay, policy))
         rankers[policy] = _ranker(config, storage)
     mix_lambda = args.mix_lambda if args.mix_lambda is not None else _shop_best_mixture()
     runs = {
-        name: _trained(root, args.config, method, weight, seconds)
+        name: _trained(root, args.config, args.overrides, method, weight, seconds)
         for name, (method, weight) in {
             "nll": ("nll", None),
             f"mix:{mix_lambda:g}": ("mix", mix_lambda),
@@ -88,6 +97,7 @@ def main(argv: list[str] | None = None) -> int:
     scores = _per_user(config, storage, {"sft": layout.SFT_KEY, **runs})
     result = {
         "ds": DS.isoformat(),
+        "overrides": args.overrides,
         "recipe": config.rl.model_dump(mode="json"),
         "rankers": rankers,
         "runs": {name: _summary(storage, key) for name, key in runs.items()},
@@ -100,10 +110,11 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-def _replayed(root: Path, data: Path, config: Path, policy: str) -> dict[str, float]:
+def _replayed(root: Path, data: Path, config: tuple[str, ...], policy: str) -> dict[str, float]:
     """Beauty replayed with ``policy`` and taken through the pipeline to the day's ranker; the
-    training set and the SFT run stay what they were (the same real interactions)."""
-    overlay = ("--config", str(config))
+    training set and the SFT run stay what they were (the same real interactions). ``config``:
+    the config file and its ``--set`` flags."""
+    overlay = ("--config", *config)
     window = ("--ds", DS.isoformat(), "--lookback-days", str(REPLAY_DAYS), *overlay)
     day = ("--ds", DS.isoformat(), *overlay)
     replay = (
@@ -147,16 +158,21 @@ def _shop_best_mixture() -> float:
 
 
 def _trained(
-    root: Path, config: Path, method: str, weight: float | None, seconds: dict[str, float]
+    root: Path,
+    config: Path,
+    overrides: list[str],
+    method: str,
+    weight: float | None,
+    seconds: dict[str, float],
 ) -> str:
-    """Train and evaluate ``method`` from the SFT run under ``config``; its run key."""
-    knobs = () if weight is None else (f"rl.grpo_weight={weight}",)
+    """Train and evaluate ``method`` from the SFT run under ``config`` and ``overrides``; its
+    run key."""
+    knobs = [*overrides, *([] if weight is None else [f"rl.grpo_weight={weight}"])]
     recipe = load_config(config, knobs, environ={})
     key = run_key(method, recipe.rl, recipe.train.seed, from_init=True)
-    flags = ("--ds", DS.isoformat(), "--config", str(config))
-    overrides = [word for knob in knobs for word in ("--set", knob)]
+    flags = ("--ds", DS.isoformat(), "--config", str(config), *(f"--set={k}" for k in knobs))
     seconds[f"train {key}"] = timed_stage(
-        root, "train", *flags, "--method", method, "--init", layout.SFT_KEY, *overrides
+        root, "train", *flags, "--method", method, "--init", layout.SFT_KEY
     )
     seconds[f"evaluate {key}"] = timed_stage(root, "evaluate", *flags, "--run", key)
     return key
