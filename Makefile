@@ -10,6 +10,8 @@ KFP_EXTRA = $(shell $(PYTHON) -c 'import tomllib; print(" ".join(tomllib.load(op
 DEMO_DS ?= 2026-11-14
 # The amazon-beauty folder the Beauty benchmarks read (docs/benchmarks.md says where it comes from).
 BEAUTY ?=
+# bench-beauty-rl's budget: a 20-epoch SFT run, checkpoints chosen on 5,000 validation users.
+BEAUTY_RL_SETTINGS ?= --set train.epochs=20 --set evaluate.max_users=5000
 
 .PHONY: setup java demo airflow compose-demo test test-fast test-live test-compose bench bench-airflow bench-compose bench-experiment bench-recipe bench-regimes bench-ab bench-serve bench-quality bench-beauty-rl lint format lock clean
 
@@ -90,7 +92,7 @@ bench-quality: setup  # the SFT policy on Amazon Beauty against TIGER's publishe
 
 bench-beauty-rl: setup  # Beauty under a plausible logging policy: the rankers of both replays, NLL, the mixture and AdaGRPO with intervals
 	@test -n "$(BEAUTY)" || { echo "usage: make bench-beauty-rl BEAUTY=path/to/amazon-beauty (docs/benchmarks.md)"; exit 2; }
-	$(BIN)/python -m benchmarks.beauty_rl $(BEAUTY)
+	$(BIN)/python -m benchmarks.beauty_rl $(BEAUTY) $(BEAUTY_RL_SETTINGS)
 
 lint: setup
 	$(BIN)/ruff check .
