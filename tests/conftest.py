@@ -1,10 +1,12 @@
-"""Shared fixtures: a temporary pipeline root, one local SparkSession per test session, and a
-tiny simulated shop with its training set built."""
+"""Shared fixtures: a temporary pipeline root, one local SparkSession per test session, a
+tiny simulated shop with its training set built, and one day of it run by Airflow."""
 
 from __future__ import annotations
 
 import logging
 import shutil
+import tomllib
+from collections import defaultdict
 from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -15,6 +17,33 @@ from components.core.config import PipelineConfig, load_config
 
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession
+
+
+# Seconds of setup, call and teardown of every test, by the markers it carries.
+_SECONDS_BY_KEYWORDS: dict[frozenset[str], float] = defaultdict(float)
+
+
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    _SECONDS_BY_KEYWORDS[frozenset(report.keywords)] += report.duration
+
+
+def pytest_terminal_summary(
+    terminalreporter: pytest.TerminalReporter, config: pytest.Config
+) -> None:
+    """Where the suite's time goes: seconds per marker (a test counts for each of its markers;
+    a session fixture's work, an image build, counts for the first test that asked for it)."""
+    project = tomllib.loads((config.rootpath / "pyproject.toml").read_text())
+    declared = project["tool"]["pytest"]["ini_options"]["markers"]  # not pytest's or plugins'
+    markers = [line.split(":", 1)[0].strip() for line in declared]
+    seconds = dict.fromkeys([*markers, "unmarked"], 0.0)
+    for keywords, duration in _SECONDS_BY_KEYWORDS.items():
+        carried = [marker for marker in markers if marker in keywords] or ["unmarked"]
+        for marker in carried:
+            seconds[marker] += duration
+    terminalreporter.section("seconds per marker")
+    for marker, total in seconds.items():
+        terminalreporter.write_line(f"{marker:>10}: {total:8.1f} s")
+    terminalreporter.write_line(f"{'all':>10}: {sum(_SECONDS_BY_KEYWORDS.values()):8.1f} s")
 
 
 @pytest.fixture
@@ -37,6 +66,19 @@ def spark() -> Iterator[SparkSession]:
     logging.getLogger("py4j").setLevel(logging.WARNING)
     yield session
     session.stop()
+
+
+@pytest.fixture(scope="session")
+def tiny_dag_day(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The tiny shop's day run once by `airflow dags test` (tests/dag_runs.py), registering in
+    ``registry/`` beside its data root ``root/``; the folder holding both."""
+    from tests.dag_runs import TINY_DAY, run_dag
+
+    folder = tmp_path_factory.mktemp("dag-day")
+    completed = run_dag(folder, **TINY_DAY, **{"registry.root": str(folder / "registry")})
+    if completed.returncode != 0:
+        pytest.fail(f"the DAG run failed:\n{completed.stdout[-4000:]}{completed.stderr[-4000:]}")
+    return folder
 
 
 @pytest.fixture(scope="session")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+from typing import Any
 
 import pyarrow.parquet as pq
 
@@ -50,3 +51,36 @@ def comparable(key: str, data: bytes) -> bytes:
 def stored_files(storage: Storage) -> dict[str, bytes]:
     """Every object of a root, by key."""
     return {key: storage.read_bytes(key) for key in storage.list_keys("")}
+
+
+# What a training run records of its own speed: two runs that each trained (not a rerun, which
+# keeps a complete run) measure different speeds and must agree on everything else.
+SPEED_FIELDS = frozenset(
+    {"elapsed_s", "examples_per_s", "tokens_per_s", "sequences_per_s", "seconds_this_attempt"}
+)
+SPEED_FILES = ("state.json", "metrics.jsonl")  # files holding them, so their digests differ
+
+
+def without_speeds(key: str, data: bytes) -> bytes:
+    """A :func:`comparable` file without the speeds a training run measured (and a manifest
+    without the digests of the files holding them)."""
+    name = key.rsplit("/", 1)[-1]
+    if name.endswith(".jsonl"):
+        return b"".join(
+            Storage.json_bytes(_speedless(json.loads(line))) for line in data.splitlines()
+        )
+    if not name.endswith(".json"):
+        return data
+    document = _speedless(json.loads(data))
+    if name == MANIFEST:
+        for timed in SPEED_FILES:
+            document.get("sha256", {}).pop(timed, None)
+    return Storage.json_bytes(document)
+
+
+def _speedless(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _speedless(v) for k, v in value.items() if k not in SPEED_FIELDS}
+    if isinstance(value, list):
+        return [_speedless(item) for item in value]
+    return value

@@ -5,9 +5,10 @@ stage's image, with the configuration the compile was given as ``ADAGRPO__SECTIO
 (as the container runners pass it). The pipeline's parameters are the DAG's Params; each task
 also takes a digest of the settings, so that KFP's cache is keyed by the day and the settings.
 A stage the manifest marks GPU asks for ``runner.kubernetes.gpus`` accelerators on the nodes
-``gpu_node_selector`` and ``gpu_tolerations`` allow. Each task's output artifact is a JSON
-naming what it published under the data root, and the pipeline root lies in the data root, so
-the Kubeflow UI's lineage leads there.
+``gpu_node_selector`` and ``gpu_tolerations`` allow. After its stage, each container writes its
+output artifacts (``kfp_outputs``): what it published under the data root, and for evaluation
+its metrics and report; the pipeline root lies in the data root, so the Kubeflow UI's lineage
+leads there. ``run_locally`` runs a day through ``kfp.local`` on the Docker engine.
 
 The sensor has no task: a KFP run is started once the day's raw logs landed (an upstream
 trigger, or the recurring run's schedule). A run cannot tell a backfill from a scheduled run:
@@ -18,26 +19,26 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from components.core.config import PipelineConfig
+from components.core.errors import BadInput, TransientError
 from components.orchestration.runner import config_environment
 from components.stages import TASKS, Task, dag_edges
 
 PIPELINE_NAME = "adagrpo-retrain"
 RETRIES, BACKOFF_S, MAX_BACKOFF_S = 3, 60, 1800  # as the DAG's default_args
-# Runs the stage, then writes the task's artifact: the day and what it published.
-WRITE_ARTIFACT = (
-    'mkdir -p "$(dirname "$out")" && '
-    'printf \'{"ds": "%s", "published": %s}\\n\' "$ds" "$ADAGRPO_PUBLISHES" > "$out"'
+# Runs the stage, then writes the task's output artifacts from its executor input.
+SCRIPT = (
+    'executor_input="$1"; task="$2"; shift 2; adagrpo "$@" && '
+    'adagrpo kfp outputs --task "$task" --executor-input "$executor_input"'
 )
-SCRIPT = f'out="$1"; ds="$2"; shift 2; adagrpo "$@" && {WRITE_ARTIFACT}'
 # semantic-ids also takes the Param codebook: "refit" becomes the CLI's flag.
 REFIT_SCRIPT = (
-    'out="$1"; ds="$2"; codebook="$3"; shift 3; '
-    'if [ "$codebook" = refit ]; then set -- "$@" --refit; fi; '
-    f'adagrpo "$@" && {WRITE_ARTIFACT}'
+    'codebook="$1"; shift; if [ "$codebook" = refit ]; then set -- "$@" --refit; fi; ' + SCRIPT
 )
 
 
@@ -93,7 +94,8 @@ def build_pipeline(config: PipelineConfig) -> Callable[..., Any]:
 
 
 def _component(spec: Task, config: PipelineConfig) -> Any:
-    """A container component running the task's stage in its image."""
+    """A container component running the task's stage in its image; an evaluate task also
+    outputs its best checkpoint's metrics and its report."""
     from kfp import dsl
 
     stage = spec.stage
@@ -101,15 +103,9 @@ def _component(spec: Task, config: PipelineConfig) -> Any:
     image = config.runner.image_for(stage.name)
     refits = stage.name == "semantic-ids"
 
-    def command(
-        ds: str,
-        lookback_days: int,
-        scale: str,
-        codebook: str,
-        settings: str,
-        published: dsl.Output[dsl.Artifact],
-    ) -> dsl.ContainerSpec:
-        args: list[Any] = ["sh", published.path, ds, *([codebook] if refits else [])]
+    def container(ds: str, lookback_days: int, scale: str, codebook: str) -> dsl.ContainerSpec:
+        args: list[Any] = ["sh", *([codebook] if refits else [])]
+        args += [dsl.PIPELINE_TASK_EXECUTOR_INPUT_PLACEHOLDER, spec.task_id]
         args += [stage.name, "--ds", ds]
         if spec.method is not None:
             args += ["--method", spec.method]
@@ -120,12 +116,40 @@ def _component(spec: Task, config: PipelineConfig) -> Any:
         script = REFIT_SCRIPT if refits else SCRIPT
         return dsl.ContainerSpec(image=image, command=["sh", "-c", script], args=args)
 
-    command.__name__ = spec.task_id.replace("_", "-")
     # kfp reads the signature's types; this module's annotations are strings (PEP 563).
-    command.__annotations__ = {
+    annotations: dict[str, Any] = {
         "ds": str, "lookback_days": int, "scale": str, "codebook": str, "settings": str,
-        "published": dsl.Output[dsl.Artifact], "return": dsl.ContainerSpec,
+        "published": dsl.Output[dsl.Artifact],
     }  # fmt: skip
+    if stage.name == "evaluate":
+
+        def command(
+            ds: str,
+            lookback_days: int,
+            scale: str,
+            codebook: str,
+            settings: str,
+            published: dsl.Output[dsl.Artifact],
+            metrics: dsl.Output[dsl.Metrics],
+            report: dsl.Output[dsl.HTML],
+        ) -> dsl.ContainerSpec:
+            return container(ds, lookback_days, scale, codebook)
+
+        annotations.update(metrics=dsl.Output[dsl.Metrics], report=dsl.Output[dsl.HTML])
+    else:
+
+        def command(  # type: ignore[misc]
+            ds: str,
+            lookback_days: int,
+            scale: str,
+            codebook: str,
+            settings: str,
+            published: dsl.Output[dsl.Artifact],
+        ) -> dsl.ContainerSpec:
+            return container(ds, lookback_days, scale, codebook)
+
+    command.__name__ = spec.task_id.replace("_", "-")
+    command.__annotations__ = {**annotations, "return": dsl.ContainerSpec}
     return dsl.container_component(command)
 
 
@@ -138,10 +162,7 @@ def _task(component: Any, inputs: dict[str, Any], spec: Task, config: PipelineCo
     stage = spec.stage
     assert stage is not None
     settings = config.runner.kubernetes
-    root = config.storage.root.rstrip("/")
-    published = [f"{root}/{name}" for name in spec.publishes]
-    environment = {**config_environment(config), "ADAGRPO_PUBLISHES": json.dumps(published)}
-    for name, value in environment.items():
+    for name, value in config_environment(config).items():
         task.set_env_variable(name, value)
     task.set_display_name(spec.task_id)
     task.set_caching_options(True)
@@ -175,3 +196,44 @@ def compile_pipeline(config: PipelineConfig, output: str) -> None:
     from kfp import compiler
 
     compiler.Compiler().compile(build_pipeline(config), package_path=output)
+
+
+def run_locally(config: PipelineConfig, arguments: dict[str, Any]) -> Path:
+    """Run the pipeline once with ``arguments`` through ``kfp.local`` on the Docker engine:
+    each task in its stage's image as the caller's user, the data root bind-mounted at its own
+    path, the pipeline root (where the artifacts go) inside it. The pipeline root."""
+    import docker
+    from docker.types import Mount
+    from kfp import local
+
+    root = Path(config.storage.root)
+    if "://" in config.storage.root or not root.is_dir():
+        raise BadInput(
+            f"storage.root {config.storage.root!r} is not a local folder: `kfp run` mounts the "
+            "data root into each task's container; run the simulator there first, or compile "
+            "the pipeline for a cluster (`kfp compile`)"
+        )
+    root = root.resolve()
+    config = config.model_copy(
+        update={"storage": config.storage.model_copy(update={"root": str(root)})}
+    )
+    try:
+        docker.from_env().ping()
+    except docker.errors.DockerException as exc:
+        raise TransientError(f"no Docker engine answers ({exc}): start it and run again") from exc
+    settings = config.runner.docker
+    run_args: dict[str, Any] = {
+        "mounts": [Mount(target=str(root), source=str(root), type="bind")],
+        "user": f"{os.getuid()}:{os.getgid()}",  # the data root's files stay the caller's
+        # A task's command replaces the image's entrypoint, as on Kubernetes ([""]: none).
+        "entrypoint": [""],
+        "environment": {
+            name: os.environ[name] for name in settings.environment if name in os.environ
+        },
+    }
+    if settings.network is not None:
+        run_args["network"] = settings.network
+    pipeline_root = root / "_kfp"
+    local.init(runner=local.DockerRunner(**run_args), pipeline_root=str(pipeline_root))
+    build_pipeline(config)(**arguments)
+    return pipeline_root

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 from datetime import date
@@ -17,44 +16,15 @@ from components.core.partitions import read_manifest
 from components.core.storage import LocalStorage, open_storage
 from components.registry.store import ModelRegistry
 from components.validate.gate import PartitionFailedValidation, require_validated
+from tests.dag_runs import DS, REPO, run_dag
 
 pytestmark = [pytest.mark.airflow, pytest.mark.spark]
 
-REPO = Path(__file__).resolve().parents[2]
-DS = date(2026, 11, 3)
 ADAGRPO = run_key("adagrpo", load_config(environ={}).rl, seed=0, from_init=True)  # the default
 
 
-# A bound on a hung run, not a speed target: a busy 2-core machine runs the tiny DAG in minutes.
-DAG_TIMEOUT_S = 1800
-
-
-def run_dag(tmp_path: Path, **settings: str) -> subprocess.CompletedProcess[str]:
-    env = {
-        **os.environ,
-        "AIRFLOW_HOME": str(tmp_path / "airflow"),
-        "ADAGRPO__STORAGE__ROOT": str(tmp_path / "root"),
-        "ADAGRPO__SPARK__MASTER": "local[2]",
-        **{f"ADAGRPO__{key.upper()}": value for key, value in settings.items()},
-    }
-    conf = json.dumps({"lookback_days": 2, "scale": "tiny"})
-    return subprocess.run(
-        [str(REPO / "scripts" / "run-dag.sh"), DS.isoformat(), conf],
-        env=env, capture_output=True, text=True, timeout=DAG_TIMEOUT_S,
-    )  # fmt: skip
-
-
-def test_dag_runs_every_stage(tmp_path: Path) -> None:
-    completed = run_dag(
-        tmp_path,
-        rl__steps="12",
-        rl__checkpoint_every="6",
-        registry__root=str(tmp_path / "registry"),
-        promotion__max_hallucination="1",  # the tiny shop's policies are weak: floors open
-    )
-
-    assert completed.returncode == 0, completed.stdout[-4000:] + completed.stderr[-4000:]
-    storage = open_storage(StorageConfig(root=str(tmp_path / "root")))
+def test_dag_runs_every_stage(tiny_dag_day: Path) -> None:
+    storage = open_storage(StorageConfig(root=str(tiny_dag_day / "root")))
     for day in (date(2026, 11, 2), DS):
         manifest = require_validated(storage, day)
         assert manifest["rows"] > 1000
@@ -87,12 +57,12 @@ def test_dag_runs_every_stage(tmp_path: Path) -> None:
     assert registration["version"] == 1 and registration["alias"]["moves"] == {
         "champion": [None, 1]
     }
-    registry = ModelRegistry(LocalStorage(tmp_path / "registry"))
+    registry = ModelRegistry(LocalStorage(tiny_dag_day / "registry"))
     assert registry.verified(1).manifest["weights_sha256"] == selected["model_sha256"]
 
     # The stratified analysis of the day's two runs.
     analyzed = subprocess.run(
-        [sys.executable, "-m", "components.cli", "analyze", "--root", str(tmp_path / "root"),
+        [sys.executable, "-m", "components.cli", "analyze", "--root", str(tiny_dag_day / "root"),
          "--ds", DS.isoformat()],
         cwd=REPO, capture_output=True, text=True, timeout=600,
     )  # fmt: skip
@@ -123,7 +93,7 @@ def test_dag_runs_every_stage(tmp_path: Path) -> None:
 
 def test_bad_data_fails_the_run_and_is_never_blessed(tmp_path: Path) -> None:
     # A CTR bound the simulated shop cannot meet stands in for a bad upstream partition.
-    completed = run_dag(tmp_path, validation__ctr_max="0.01")
+    completed = run_dag(tmp_path, **{"validation.ctr_max": "0.01"})
 
     assert completed.returncode != 0
     log = completed.stdout + completed.stderr

@@ -155,3 +155,33 @@ def test_compile_in_the_main_environment_names_the_kfp_one(tmp_path: Path) -> No
     from components.cli import main
 
     assert main(["kfp", "compile", "--output", str(tmp_path / "p.yaml")]) == 2
+
+
+def test_evaluation_outputs_its_metrics_and_report_beside_what_it_published(
+    compiled: tuple[dict[str, Any], dict[str, Any]],
+) -> None:
+    pipeline, _ = compiled
+    outputs = {
+        name: component["outputDefinitions"]["artifacts"]
+        for name, component in pipeline["components"].items()
+        if "executorLabel" in component  # a task's, not the condition's
+    }
+
+    for task in ("evaluate-sft", "evaluate-adagrpo"):
+        assert {
+            name: output["artifactType"]["schemaTitle"]
+            for name, output in outputs[f"comp-{task}"].items()
+        } == {"published": "system.Artifact", "metrics": "system.Metrics", "report": "system.HTML"}
+    assert set(outputs["comp-train-sft"]) == {"published"}
+    # The container hands its executor input to the step that writes the artifacts.
+    assert executors(pipeline)["evaluate-sft"]["args"][1:3] == ["{{$}}", "evaluate_sft"]
+
+
+def test_a_local_run_needs_a_local_data_root() -> None:
+    done = subprocess.run(
+        [str(KFP / "adagrpo"), "kfp", "run", "--ds", "2026-11-03", "--root", "s3://lake/adagrpo"],
+        cwd=REPO, capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+
+    assert done.returncode == 2
+    assert "is not a local folder" in done.stderr
