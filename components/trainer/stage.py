@@ -93,17 +93,19 @@ def train(
             objective, budget = Objective.supervised(policy), Budget.supervised(settings, sequences)
         started = time.perf_counter()
         state = train_policy(policy, sequences, settings, budget, objective, attempt, workers)
-        summary = {
-            "final_step": state.step,
-            "checkpoints": attempt.checkpoint_steps(),
-            "final_loss": state.metrics[-1]["loss"] if state.metrics else None,
-            "train_targets": sequences.targets,
-            "device": str(workers.device),
-            "workers": workers.world,
-            "seconds_this_attempt": round(time.perf_counter() - started, 1),
-            "parameters": sum(p.numel() for p in policy.parameters()),
-        }
+        # Only the main worker reads the attempt and promotes it: promoting moves the attempt's
+        # files, which another worker must not be listing at the time.
         if workers.is_main:
+            summary = {
+                "final_step": state.step,
+                "checkpoints": attempt.checkpoint_steps(),
+                "final_loss": state.metrics[-1]["loss"] if state.metrics else None,
+                "train_targets": sequences.targets,
+                "device": str(workers.device),
+                "workers": workers.world,
+                "seconds_this_attempt": round(time.perf_counter() - started, 1),
+                "parameters": sum(p.numel() for p in policy.parameters()),
+            }
             run.promote(attempt, summary)
         workers.barrier()
         return run.manifest()
