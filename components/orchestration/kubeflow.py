@@ -18,6 +18,7 @@ trigger, or the recurring run's schedule). A run cannot tell a backfill from a s
 from __future__ import annotations
 
 import hashlib
+import inspect
 import json
 import os
 from collections.abc import Callable
@@ -31,6 +32,7 @@ from components.stages import TASKS, Task, dag_edges
 
 PIPELINE_NAME = "adagrpo-retrain"
 RETRIES, BACKOFF_S, MAX_BACKOFF_S = 3, 60, 1800  # as the DAG's default_args
+POSITIONAL = inspect.Parameter.POSITIONAL_OR_KEYWORD
 # Runs the stage, then writes the task's output artifacts from its executor input.
 SCRIPT = (
     'executor_input="$1"; task="$2"; shift 2; adagrpo "$@" && '
@@ -103,7 +105,9 @@ def _component(spec: Task, config: PipelineConfig) -> Any:
     image = config.runner.image_for(stage.name)
     refits = stage.name == "semantic-ids"
 
-    def container(ds: str, lookback_days: int, scale: str, codebook: str) -> dsl.ContainerSpec:
+    def command(
+        ds: str, lookback_days: int, scale: str, codebook: str, *unused: Any
+    ) -> dsl.ContainerSpec:
         args: list[Any] = ["sh", *([codebook] if refits else [])]
         args += [dsl.PIPELINE_TASK_EXECUTOR_INPUT_PLACEHOLDER, spec.task_id]
         args += [stage.name, "--ds", ds]
@@ -116,40 +120,19 @@ def _component(spec: Task, config: PipelineConfig) -> Any:
         script = REFIT_SCRIPT if refits else SCRIPT
         return dsl.ContainerSpec(image=image, command=["sh", "-c", script], args=args)
 
-    # kfp reads the signature's types; this module's annotations are strings (PEP 563).
-    annotations: dict[str, Any] = {
+    # kfp reads the component's inputs and outputs from its signature: the settings digest (the
+    # cache key) is an input the command does not use, the artifacts are written after it.
+    parameters: dict[str, Any] = {
         "ds": str, "lookback_days": int, "scale": str, "codebook": str, "settings": str,
         "published": dsl.Output[dsl.Artifact],
     }  # fmt: skip
     if stage.name == "evaluate":
-
-        def command(
-            ds: str,
-            lookback_days: int,
-            scale: str,
-            codebook: str,
-            settings: str,
-            published: dsl.Output[dsl.Artifact],
-            metrics: dsl.Output[dsl.Metrics],
-            report: dsl.Output[dsl.HTML],
-        ) -> dsl.ContainerSpec:
-            return container(ds, lookback_days, scale, codebook)
-
-        annotations.update(metrics=dsl.Output[dsl.Metrics], report=dsl.Output[dsl.HTML])
-    else:
-
-        def command(  # type: ignore[misc]
-            ds: str,
-            lookback_days: int,
-            scale: str,
-            codebook: str,
-            settings: str,
-            published: dsl.Output[dsl.Artifact],
-        ) -> dsl.ContainerSpec:
-            return container(ds, lookback_days, scale, codebook)
-
+        parameters.update(metrics=dsl.Output[dsl.Metrics], report=dsl.Output[dsl.HTML])
+    command.__signature__ = inspect.Signature(  # type: ignore[attr-defined]
+        [inspect.Parameter(name, POSITIONAL, annotation=kind) for name, kind in parameters.items()],
+        return_annotation=dsl.ContainerSpec,
+    )
     command.__name__ = spec.task_id.replace("_", "-")
-    command.__annotations__ = {**annotations, "return": dsl.ContainerSpec}
     return dsl.container_component(command)
 
 
