@@ -171,6 +171,13 @@ class FeatureConfig(Section):
         (7, 30), min_length=1, description="Aggregation windows in days, all different"
     )
     training_days: int = Field(7, ge=1, description="Days of exposures that become ranker rows")
+    join_rows: int = Field(
+        1_000_000,
+        ge=1,
+        le=50_000_000,
+        description="Exposures joined with their features at a time: the features stage's "
+        "memory follows this, not the day's size",
+    )
 
     @field_validator("windows_days")
     @classmethod
@@ -193,8 +200,21 @@ class RankerConfig(Section):
     )
     learning_rate: float = Field(3e-3, gt=0, le=1, description="AdamW learning rate")
     weight_decay: float = Field(1e-3, ge=0, le=1, description="AdamW weight decay")
-    seed: int = Field(0, ge=0, description="Initialization and shuffling seed")
+    seed: int = Field(0, ge=0, description="Initialization, shuffling and sampling seed")
     device: str = Field("cpu", description="torch device it trains on, e.g. cuda")
+    train_rows: int | None = Field(
+        2_000_000,
+        ge=1,
+        description="Rows it trains on: a seeded sample of the earlier days, stratified by day "
+        "and label (the exact counts are in its metrics); None for every row. The demo shop's "
+        "week fits whole",
+    )
+    eval_rows: int | None = Field(
+        500_000,
+        ge=1,
+        description="Rows of the last day it is evaluated on: a seeded sample stratified by "
+        "label; None for every row",
+    )
 
 
 class PolicyModelConfig(Section):

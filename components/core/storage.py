@@ -24,7 +24,7 @@ import socket
 import time
 import uuid
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from functools import wraps
 from pathlib import Path
 from typing import Any, ParamSpec, TypeVar
@@ -161,6 +161,33 @@ class Storage(ABC):
         tables = [pq.read_table(io.BytesIO(self.read_bytes(k)), columns=columns) for k in keys]
         return pa.concat_tables(tables, promote_options="default")
 
+    def write_parquet_parts(self, key: str, schema: pa.Schema, parts: Iterable[pa.Table]) -> int:
+        """Write ``parts`` as one Parquet object ``key`` of ``schema``, each part its own row
+        groups, as :meth:`write_parquet` compresses them; the rows written. The object holds the
+        whole compressed file before it is sent."""
+        buffer = io.BytesIO()
+        rows = _write_parts(buffer, schema, parts)
+        self.write_bytes(key, buffer.getvalue())
+        return rows
+
+    def iter_parquet(
+        self, key: str, columns: list[str] | None = None, batch_rows: int = 65_536
+    ) -> Iterator[pa.RecordBatch]:
+        """The Parquet object ``key`` as record batches of at most ``batch_rows`` rows, in file
+        order: decoded a batch at a time (the compressed object is held whole)."""
+        yield from pq.ParquetFile(io.BytesIO(self.read_bytes(key))).iter_batches(
+            batch_size=batch_rows, columns=columns
+        )
+
+
+def _write_parts(sink: io.BytesIO | str, schema: pa.Schema, parts: Iterable[pa.Table]) -> int:
+    rows = 0
+    with pq.ParquetWriter(sink, schema, compression="zstd") as writer:
+        for part in parts:
+            writer.write_table(part)
+            rows += part.num_rows
+    return rows
+
 
 class LocalStorage(Storage):
     def __init__(self, root: str | Path) -> None:
@@ -197,6 +224,19 @@ class LocalStorage(Storage):
         tmp.write_bytes(data)
         os.replace(tmp, path)
 
+    def write_parquet_parts(self, key: str, schema: pa.Schema, parts: Iterable[pa.Table]) -> int:
+        # Streamed to a file beside the target, renamed into place when whole.
+        path = self._path(key)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}{TEMP_SUFFIX}")
+        try:
+            rows = _write_parts(str(tmp), schema, parts)
+        except BaseException:
+            tmp.unlink(missing_ok=True)
+            raise
+        os.replace(tmp, path)
+        return rows
+
     def read_tagged(self, key: str) -> tuple[bytes, str] | None:
         try:
             data = self._path(key).read_bytes()
@@ -229,6 +269,13 @@ class LocalStorage(Storage):
         return pa.concat_tables(
             [pq.read_table(f, columns=columns) for f in files], promote_options="default"
         )
+
+    def iter_parquet(
+        self, key: str, columns: list[str] | None = None, batch_rows: int = 65_536
+    ) -> Iterator[pa.RecordBatch]:
+        # Read by path, memory-mapped: nothing but the batch in hand is held.
+        with pq.ParquetFile(self._path(key), memory_map=True) as parquet:
+            yield from parquet.iter_batches(batch_size=batch_rows, columns=columns)
 
     def list_keys(self, prefix: str) -> list[str]:
         base = self._path(prefix)

@@ -44,7 +44,9 @@ def serve_features(config: PipelineConfig, ds: date, days: RunDays) -> TrainingR
     materialize(store, snapshot_time(ds))
 
     exposure_files = {day: days.files[day] for day in days.training}
-    training_rows = publish_training_rows(store, storage, ds, exposure_files, windows)
+    training_rows = publish_training_rows(
+        store, storage, ds, exposure_files, windows, config.features.join_rows
+    )
     log.info(
         "ranker rows for %s: %s exposures of %d day(s), %d features",
         ds,

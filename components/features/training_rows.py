@@ -3,12 +3,13 @@
 Each exposure of the training days becomes one row (label ``clicked``; ``position`` and
 ``logging_score`` for debiasing) joined with every feature view by ``get_historical_features``,
 the point-in-time join: a row only sees snapshots that were valid when it was shown. Rows are
-published under ``features/ranker_rows/dt=<ds>/``, one file per exposure day.
+published under ``features/ranker_rows/dt=<ds>/``, one file per exposure day, joined and written
+a bounded chunk of exposures at a time.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
 from typing import TYPE_CHECKING
@@ -56,17 +57,20 @@ def publish_training_rows(
     ds: date,
     exposure_files: Mapping[date, Sequence[str]],
     windows: Sequence[int],
+    join_rows: int,
 ) -> TrainingRows:
-    """Publish the rows of each day's validated curated ``exposure_files`` as ``ds``'s partition."""
+    """Publish the rows of each day's validated curated ``exposure_files`` as ``ds``'s partition,
+    joining ``join_rows`` exposures at a time (each part of a day's file is one such join)."""
     schema = rows_schema(windows)
     staging = storage.staging_key("ranker-rows")
     rows_by_day = {}
-    # A day at a time bounds memory: the join holds one day's exposures and their snapshots.
     for day, files in exposure_files.items():
-        rows = with_features(store, exposures(storage, files), windows)
-        table = pa.Table.from_pandas(rows, schema=schema, preserve_index=False)
-        storage.write_parquet(f"{staging}/{ranker_rows_file(day)}", table)
-        rows_by_day[day] = table.num_rows
+        parts = (
+            pa.Table.from_pandas(with_features(store, chunk, windows), schema, preserve_index=False)
+            for chunk in exposures(storage, files, join_rows)
+        )
+        key = f"{staging}/{ranker_rows_file(day)}"
+        rows_by_day[day] = storage.write_parquet_parts(key, schema, parts)
     features = schema.names[len(EXPOSURE_COLUMNS) :]
     partitions.publish(
         storage,
@@ -85,12 +89,24 @@ def publish_training_rows(
     return TrainingRows(ds=ds, rows_by_day=rows_by_day, features=features)
 
 
-def exposures(storage: Storage, files: Sequence[str]) -> pd.DataFrame:
-    """The exposures in a curated day's ``files`` as Feast's entity frame."""
+def exposures(storage: Storage, files: Sequence[str], chunk_rows: int) -> Iterator[pd.DataFrame]:
+    """The exposures in a curated day's ``files``, in order, as Feast's entity frames of
+    ``chunk_rows`` rows (the last one shorter)."""
     columns = list(EXPOSURE_COLUMNS)
-    table = pa.concat_tables(storage.read_parquet(key, columns=columns) for key in files)
-    ordered = table.select(columns)
-    return ordered.rename_columns(list(EXPOSURE_COLUMNS.values())).to_pandas()
+    held: pa.Table | None = None
+    for key in files:
+        for batch in storage.iter_parquet(key, columns=columns, batch_rows=chunk_rows):
+            arrived = pa.Table.from_batches([batch])
+            held = arrived if held is None else pa.concat_tables([held, arrived])
+            while held.num_rows >= chunk_rows:
+                yield _entity_frame(held.slice(0, chunk_rows))
+                held = held.slice(chunk_rows)
+    if held is not None and held.num_rows:
+        yield _entity_frame(held)
+
+
+def _entity_frame(exposures: pa.Table) -> pd.DataFrame:
+    return exposures.rename_columns(list(EXPOSURE_COLUMNS.values())).to_pandas()
 
 
 def with_features(

@@ -1,4 +1,4 @@
-"""The ranker's training rows as the features stage published them, one frame per exposure day,
+"""The ranker's training rows as the features stage published them, one file per exposure day,
 and the rule that keeps the policy's held-out positives out of them."""
 
 from __future__ import annotations
@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date
 
+import numpy as np
 import pandas as pd
 
 from components.core import partitions
@@ -16,19 +17,21 @@ from components.datasets.reader import SidDataset
 from components.features.schema import EVENT_TIMESTAMP
 from components.features.training_rows import LABEL
 
+# What before_holdout reads of a row.
+HOLDOUT_COLUMNS = ["user_id", EVENT_TIMESTAMP]
+
 
 @dataclass(frozen=True)
 class RankerRows:
     features: list[str]  # the Feast feature columns, as the manifest lists them
-    by_day: dict[date, pd.DataFrame]  # oldest day first
+    files: dict[date, str]  # each exposure day's file, oldest day first
 
-    def split_last_day(self) -> tuple[pd.DataFrame, pd.DataFrame]:
+    def split_last_day(self) -> tuple[dict[date, str], dict[date, str]]:
         """Train on every day but the last, evaluate on the last: a later day, as in production."""
-        if len(self.by_day) < 2:
-            raise BadInput(f"the ranker needs at least 2 exposure days, got {len(self.by_day)}")
-        *train_days, eval_day = self.by_day
-        train = pd.concat([self.by_day[day] for day in train_days], ignore_index=True)
-        return train, self.by_day[eval_day]
+        if len(self.files) < 2:
+            raise BadInput(f"the ranker needs at least 2 exposure days, got {len(self.files)}")
+        *train_days, eval_day = self.files
+        return {day: self.files[day] for day in train_days}, {eval_day: self.files[eval_day]}
 
 
 def load_rows(storage: Storage, ds: date) -> RankerRows:
@@ -38,10 +41,8 @@ def load_rows(storage: Storage, ds: date) -> RankerRows:
     if manifest["label"] != LABEL:
         raise BadInput(f"{target}: label {manifest['label']!r}, expected {LABEL!r}")
     days = sorted(date.fromisoformat(day) for day in manifest["exposure_days"])
-    by_day = {
-        day: storage.read_parquet(f"{target}/{ranker_rows_file(day)}").to_pandas() for day in days
-    }
-    return RankerRows(features=list(manifest["features"]), by_day=by_day)
+    files = {day: f"{target}/{ranker_rows_file(day)}" for day in days}
+    return RankerRows(features=list(manifest["features"]), files=files)
 
 
 def holdout_starts(dataset: SidDataset) -> pd.Series:
@@ -54,8 +55,9 @@ def holdout_starts(dataset: SidDataset) -> pd.Series:
     return pd.to_datetime(held_out["target_ts"], utc=True).groupby(held_out["user_id"]).min()
 
 
-def before_holdout(rows: pd.DataFrame, starts: pd.Series) -> pd.DataFrame:
-    """The rows shown to each user before their held-out positives began.
+def before_holdout(rows: pd.DataFrame, starts: pd.Series) -> np.ndarray:
+    """Which ``rows`` (of ``HOLDOUT_COLUMNS`` at least) were shown to their user before the
+    user's held-out positives began.
 
     A reward model that saw a user click their validation or test item would pass that item to
     the policy it rewards, and evaluation would score the leak. Whole slates go: the held-out
@@ -63,4 +65,4 @@ def before_holdout(rows: pd.DataFrame, starts: pd.Series) -> pd.DataFrame:
     """
     start = rows["user_id"].map(starts)
     shown = pd.to_datetime(rows[EVENT_TIMESTAMP], utc=True)
-    return rows[start.isna() | (shown < start)].reset_index(drop=True)
+    return np.asarray(start.isna() | (shown < start))

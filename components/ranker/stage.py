@@ -1,6 +1,6 @@
 """The ranker stage for one logical date: train on the earlier days (without the exposures from
 each user's held-out positives on: the day's training set says when they begin), evaluate on the
-last day, measure, publish."""
+last day, measure, publish. Both sides are streamed samples of bounded size (``sample.py``)."""
 
 from __future__ import annotations
 
@@ -23,7 +23,8 @@ from components.ranker.encoding import FeatureEncoder
 from components.ranker.metrics import click_metrics, reliability
 from components.ranker.model import ModelShape
 from components.ranker.report import format_facts, render_report
-from components.ranker.rows import before_holdout, holdout_starts, load_rows
+from components.ranker.rows import HOLDOUT_COLUMNS, before_holdout, holdout_starts, load_rows
+from components.ranker.sample import stratified_sample
 from components.ranker.scorer import RankerScorer, read_snapshots
 from components.ranker.training import fit, predict
 
@@ -37,8 +38,14 @@ def train_ranker(config: PipelineConfig, ds: date) -> dict[str, Any]:
     rows = load_rows(storage, ds)
     windows = list(config.features.windows_days)
     _check_windows(rows.features, windows)
-    logged, evaluation = rows.split_last_day()
-    train = before_holdout(logged, holdout_starts(open_dataset(storage, ds)))
+    train_files, eval_files = rows.split_last_day()
+    starts = holdout_starts(open_dataset(storage, ds))
+    training = stratified_sample(
+        storage, train_files, params.train_rows, params.seed,
+        keep=(HOLDOUT_COLUMNS, lambda shown: before_holdout(shown, starts)),
+    )  # fmt: skip
+    evaluated = stratified_sample(storage, eval_files, params.eval_rows, params.seed)
+    train, evaluation = training.rows, evaluated.rows
     encoder = FeatureEncoder.fit(train, rows.features, max_position=int(train["position"].max()))
     inputs = encoder.encode(train)
     shape = ModelShape(
@@ -51,13 +58,14 @@ def train_ranker(config: PipelineConfig, ds: date) -> dict[str, Any]:
     labels = evaluation[LABEL].to_numpy(bool)
     predicted = predict(model, encoder.encode(evaluation))  # at the logged positions
     bins = reliability(labels, predicted)
-    days = list(rows.by_day)
     metrics: dict[str, Any] = {
         "ds": ds.isoformat(),
-        "train_days": [day.isoformat() for day in days[:-1]],
-        "eval_day": days[-1].isoformat(),
+        "train_days": [day.isoformat() for day in train_files],
+        "eval_day": next(iter(eval_files)).isoformat(),
         "train_rows": len(train),
-        "held_out_rows_dropped": len(logged) - len(train),
+        "eval_rows": len(evaluation),
+        "held_out_rows_dropped": training.dropped,
+        "sample": {"train": training.counts(), "eval": evaluated.counts()},
         "evaluation": click_metrics(labels, predicted),
         "reliability": [vars(b) for b in bins],
         "weights_sha256": serialize_weights(model)[1],

@@ -9,15 +9,17 @@ from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 from feast import FeatureView
 
 from components import cli
 from components.core import partitions
 from components.core.config import PipelineConfig, load_config
-from components.core.layout import CURATED_EXPOSURES, RANKER_ROWS, partition
+from components.core.layout import CURATED_EXPOSURES, RANKER_ROWS, partition, ranker_rows_file
 from components.core.schemas import CURATED_EXPOSURE
 from components.core.storage import LocalStorage, S3Storage, Storage, open_storage
+from components.features.days import run_days
 from components.features.feast_repo import (
     FeastPlaces,
     open_store,
@@ -26,7 +28,7 @@ from components.features.feast_repo import (
     repo_settings,
 )
 from components.features.schema import EVENT_TIMESTAMP, ITEM_STATS, USER_STATS, StatsView
-from components.features.stage import build_features
+from components.features.stage import build_features, serve_features
 from components.validate.gate import PartitionFailedValidation
 from components.validate.result import ExpectationOutcome, PartitionResult, Status, result_key
 from tests.factories import at, exposure, publish_catalog
@@ -242,6 +244,20 @@ class TestRankerRows:
 
         assert row["user_stats__exposures_2d"] is None  # a new user
         assert row["item_stats__age_days"] is None  # an item listed on the exposure's day
+
+    def test_joined_a_few_exposures_at_a_time_they_are_the_same_rows(
+        self, shop: PipelineConfig, tmp_path: Path
+    ) -> None:
+        config = configured(copied(shop, tmp_path / "shop"), "features.join_rows=2")
+        storage = open_storage(config.storage)
+
+        serve_features(config, D3, run_days(storage, D3, config.features))
+
+        target = partition(RANKER_ROWS, D3)
+        whole = open_storage(shop.storage).read_parquet(target)
+        assert storage.read_parquet(target).equals(whole)
+        day = pq.ParquetFile(Path(storage.uri(f"{target}/{ranker_rows_file(D3)}")))
+        assert [day.metadata.row_group(i).num_rows for i in range(day.num_row_groups)] == [2, 1]
 
     def test_manifest_names_the_features(self, shop: PipelineConfig) -> None:
         storage = open_storage(shop.storage)

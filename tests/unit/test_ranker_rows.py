@@ -21,7 +21,7 @@ def test_rows_from_a_users_first_held_out_positive_on_are_dropped() -> None:
     )
     starts = pd.Series([at(5), at(9)], index=pd.Index([1, 2], name="user_id"))
 
-    kept = before_holdout(rows, starts)
+    kept = rows[before_holdout(rows, starts)]
 
     # User 1 loses the held-out slate (hour 5) and what came after; user 3 has no holdout.
     assert kept[["user_id", "item_id"]].values.tolist() == [[1, 10], [2, 10], [3, 14]]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -71,6 +72,30 @@ def test_parquet_round_trip(storage: Storage) -> None:
     assert storage.read_parquet("t", columns=["y"]).column_names == ["y"]
     with pytest.raises(FileNotFoundError, match="no parquet files"):
         storage.read_parquet("nothing")
+
+
+def test_parquet_written_in_parts_streams_back_in_batches(storage: Storage) -> None:
+    table = pa.table({"x": list(range(10)), "y": [str(i) for i in range(10)]})
+    parts = (table.slice(start, 4) for start in range(0, 10, 4))
+
+    assert storage.write_parquet_parts("t/parts.parquet", table.schema, parts) == 10
+
+    assert storage.read_parquet("t/parts.parquet").equals(table)
+    batches = list(storage.iter_parquet("t/parts.parquet", columns=["x"], batch_rows=3))
+    assert [len(batch) for batch in batches] == [3, 3, 3, 1]
+    assert pa.Table.from_batches(batches).equals(table.select(["x"]))
+
+
+def test_a_failed_part_leaves_no_parquet_object(storage: Storage) -> None:
+    table = pa.table({"x": [1, 2]})
+
+    def parts() -> Iterator[pa.Table]:
+        yield table
+        raise OSError("no space left on device")
+
+    with pytest.raises(OSError, match="no space"):
+        storage.write_parquet_parts("t/broken.parquet", table.schema, parts())
+    assert storage.list_keys("t") == []
 
 
 def test_publish_replaces_whole_partition(storage: Storage) -> None:
