@@ -1,7 +1,7 @@
 """Simulator throughput: a full demo run, and a ~10M-event large run with its peak memory.
 
 Each run is a fresh ``adagrpo simulate`` process, so the wall time includes interpreter start-up
-and the peak resident memory is that of the simulator alone.
+and the peak resident memory is that of the simulator (and any processes it starts) alone.
 """
 
 from __future__ import annotations
@@ -10,19 +10,16 @@ import json
 import shutil
 import sys
 import tempfile
-import time
 from pathlib import Path
 from typing import Any
 
-import psutil
-
+from benchmarks.processes import measured_run
 from components.core import partitions
 from components.core.layout import RAW_EXPOSURES
 from components.core.storage import LocalStorage
 
 REPO = Path(__file__).resolve().parents[1]
 LARGE_DAYS = 3  # about 3.4M events a day at large scale: ~10M in all
-POLL_S = 0.1
 
 
 def run(workdir: Path) -> dict[str, Any]:
@@ -36,27 +33,16 @@ def measure(root: Path, flags: list[str]) -> dict[str, Any]:
     """Run one simulation into ``root`` (removed afterwards) and report its rate and memory."""
     shutil.rmtree(root, ignore_errors=True)
     command = [sys.executable, "-m", "components.cli", "simulate", "--root", str(root), *flags]
-    started = time.perf_counter()
-    process = psutil.Popen(command, cwd=REPO)
-    peak_rss = 0
-    while process.poll() is None:
-        try:
-            peak_rss = max(peak_rss, process.memory_info().rss)
-        except psutil.NoSuchProcess:  # it exited between poll() and the read
-            break
-        time.sleep(POLL_S)
-    seconds = time.perf_counter() - started
-    if process.wait():
-        raise RuntimeError(f"{' '.join(command)} failed with exit code {process.returncode}")
+    measured = measured_run(command, REPO)
     storage = LocalStorage(root)
     days = storage.list_folders(RAW_EXPOSURES)
     rows = sum(partitions.read_manifest(storage, f"{RAW_EXPOSURES}/{day}")["rows"] for day in days)
     shutil.rmtree(root, ignore_errors=True)
     return {
         "rows": rows,
-        "seconds": round(seconds, 1),
-        "rows_per_second": round(rows / seconds),
-        "peak_rss_mib": round(peak_rss / 2**20),
+        "seconds": measured.seconds,
+        "rows_per_second": round(rows / measured.seconds),
+        "peak_rss_mib": measured.peak_rss_mib,
     }
 
 

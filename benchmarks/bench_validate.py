@@ -1,4 +1,5 @@
-"""Benchmark: rows per second of the full validation suite on a synthetic curated partition.
+"""Benchmark: rows per second and peak memory of the full validation suite on a synthetic
+curated partition, on pandas and on Spark.
 
 The generator here is also what the validate tests corrupt, so the benchmark measures the
 same valid data the tests prove passes.
@@ -7,7 +8,6 @@ same valid data the tests prove passes.
 from __future__ import annotations
 
 import json
-import resource
 import sys
 import tempfile
 import time
@@ -18,13 +18,16 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 
-from components.core.config import ValidationConfig
+from benchmarks.processes import measured_run
+from components.core.config import load_config
 from components.core.layout import CURATED_EXPOSURES, RAW_CATALOG, partition
 from components.core.partitions import publish
 from components.core.schemas import CATALOG, CURATED_EXPOSURE
 from components.core.storage import LocalStorage, Storage
 
+REPO = Path(__file__).resolve().parents[1]
 DAY = date(2026, 11, 3)
+ENGINES = ("pandas", "spark")
 CATALOG_SIZE = 50_000
 _DAY_MICROS = 86_400_000_000
 
@@ -86,50 +89,69 @@ def _publish(storage: Storage, target: str, name: str, table: pa.Table, dt: date
 
 
 def run(workdir: Path, rows: int = 10_000_000) -> dict[str, Any]:
-    """Validate one synthetic partition of ``rows`` rows and time each phase."""
-    # Imported here so that the tests that only need the generator do not load GX.
-    from components.validate.baseline import VolumeBaseline
-    from components.validate.expectations import build_suite
-    from components.validate.frame import to_frame
-    from components.validate.runner import run_suite
-    from components.validate.stage import known_item_ids, load_curated
-
-    storage, config = LocalStorage(workdir), ValidationConfig()
+    """Validate one synthetic partition of ``rows`` rows on each engine, each in a process of
+    its own (its peak memory is its own, the JVM's included), and time each phase."""
+    storage = LocalStorage(workdir)
     item_ids = np.arange(1, CATALOG_SIZE + 1, dtype=np.int64)
     publish_day(storage, DAY, synthetic_exposures(DAY, rows, item_ids), item_ids)
+    engines = {}
+    for engine in ENGINES:
+        command = [sys.executable, "-m", "benchmarks.bench_validate", str(workdir), engine]
+        measured = measured_run(command, REPO)
+        phases = json.loads(measured.stdout)
+        engines[engine] = {
+            **phases,
+            "process_s": measured.seconds,
+            "rows_per_s": round(rows / phases["total_s"]),
+            "peak_rss_mib": measured.peak_rss_mib,
+        }
+    return {"benchmark": "validate", "rows": rows, "engines": engines}
+
+
+def validate_once(workdir: Path, engine_name: str) -> dict[str, Any]:
+    """Validate the partition at ``workdir`` on one engine, in this process; its phases."""
+    # Imported here so that the tests that only need the generator do not load GX.
+    from components.validate.baseline import VolumeBaseline
+    from components.validate.engines import Engine, PandasEngine, SparkEngine
+    from components.validate.expectations import build_suite
+    from components.validate.runner import run_suite
+    from components.validate.stage import known_item_ids
+
+    storage, config = LocalStorage(workdir), load_config(environ={})
+    started = time.perf_counter()
+    engine: Engine = PandasEngine()
+    if engine_name == "spark":
+        from components.core.spark import spark_session
+
+        engine = SparkEngine(spark_session(config.spark, config.storage, "bench-validate"))
+    ready = time.perf_counter()
+    _, frame, rows = engine.load(storage, DAY)
+    loaded = time.perf_counter()
     # Three validated trailing days of the same size, so the volume check runs as well.
     history = VolumeBaseline(
-        config.volume_trailing_days, {DAY - timedelta(days=d): rows for d in (1, 2, 3)}
+        config.validation.volume_trailing_days, {DAY - timedelta(days=d): rows for d in (1, 2, 3)}
     )
-
-    started = time.perf_counter()
-    table = load_curated(storage, DAY)[1]
-    read = time.perf_counter()
-    frame = to_frame(table)
-    converted = time.perf_counter()
-    suite = build_suite(DAY, config, known_item_ids(storage, DAY), rows, history)
+    suite = build_suite(
+        DAY, config.validation, known_item_ids(storage, DAY), rows, history, engine.type_name
+    )
     outcomes = run_suite(frame, suite.suite)
     finished = time.perf_counter()
-
     failed = [outcome.summary() for outcome in outcomes if outcome.counts_as_failure]
     if failed:
-        raise AssertionError(f"the synthetic partition should pass: {failed}")
-    total = finished - started
+        raise AssertionError(f"the synthetic partition should pass on {engine_name}: {failed}")
     return {
-        "benchmark": "validate",
-        "rows": rows,
         "expectations": len(outcomes),
-        "read_parquet_s": round(read - started, 2),
-        "to_pandas_s": round(converted - read, 2),
-        "suite_s": round(finished - converted, 2),
-        "total_s": round(total, 2),
-        "rows_per_s": round(rows / total),
-        "suite_rows_per_s": round(rows / (finished - converted)),
-        "peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024,
+        "engine_start_s": round(ready - started, 2),
+        "load_s": round(loaded - ready, 2),  # pandas: read and convert; Spark: plan and count
+        "suite_s": round(finished - loaded, 2),
+        "total_s": round(finished - ready, 2),
     }
 
 
 if __name__ == "__main__":
-    size = int(sys.argv[1]) if len(sys.argv) > 1 else 10_000_000
-    with tempfile.TemporaryDirectory(prefix="bench-validate-") as tmp:
-        print(json.dumps(run(Path(tmp), size), indent=2))
+    if len(sys.argv) == 3:  # one engine on a published partition, for run()
+        print(json.dumps(validate_once(Path(sys.argv[1]), sys.argv[2])))
+    else:
+        size = int(sys.argv[1]) if len(sys.argv) > 1 else 10_000_000
+        with tempfile.TemporaryDirectory(prefix="bench-validate-") as tmp:
+            print(json.dumps(run(Path(tmp), size), indent=2))

@@ -119,6 +119,12 @@ class ExtractConfig(Section):
 
 
 class ValidationConfig(Section):
+    engine: Literal["spark", "pandas"] = Field(
+        "spark",
+        description="Where GX evaluates the suite: spark (aggregates only reach the driver; "
+        "memory does not grow with the day) or pandas (the partition in memory; quicker on "
+        "small days)",
+    )
     max_position: int = Field(50, ge=1)
     volume_trailing_days: int = Field(7, ge=1)
     volume_min_ratio: float = Field(0.5, gt=0)

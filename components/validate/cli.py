@@ -42,7 +42,7 @@ def _validate(args: argparse.Namespace, config: PipelineConfig) -> int:
 
     storage = open_storage(config.storage)
     lookback_days = args.lookback_days or config.extract.lookback_days
-    results = validate_window(storage, args.ds, lookback_days, config.validation)
+    results = validate_window(config, args.ds, lookback_days)
     failed = [result for result in results if not result.success]
     for result in failed:
         print(result.failure_message(), file=sys.stderr)

@@ -7,18 +7,22 @@ messages quote it, so a reader never has to decode the expectation's arguments.
 from __future__ import annotations
 
 import math
-from collections.abc import Collection
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 
 import great_expectations as gx
 import great_expectations.expectations as gxe
+import pyarrow as pa
 
 from components.core.config import ValidationConfig
 from components.core.schemas import CURATED_EXPOSURE, KEY_COLUMNS
 from components.validate.baseline import MIN_TRAILING_DAYS, VolumeBaseline
-from components.validate.frame import gx_type_name
 from components.validate.result import ExpectationOutcome, Status
+from components.validate.true_share import ExpectColumnTrueShareToBeBetween
+
+# The name an engine's type check observes for a column stored as an Arrow type.
+TypeName = Callable[[pa.DataType], str]
 
 
 @dataclass(frozen=True)
@@ -33,10 +37,12 @@ def build_suite(
     known_item_ids: Collection[int],
     manifest_rows: int,
     volume: VolumeBaseline,
+    type_name: TypeName,
 ) -> CuratedSuite:
-    """The suite for the curated partition of ``dt``."""
+    """The suite for the curated partition of ``dt``, its type checks named as the engine that
+    runs it (``type_name``) sees them."""
     expectations = [
-        *_schema_expectations(),
+        *_schema_expectations(type_name),
         *_content_expectations(dt, config, known_item_ids),
         gxe.ExpectTableRowCountToBeBetween(min_value=1, description="at least one row"),
         gxe.ExpectTableRowCountToEqual(
@@ -58,7 +64,7 @@ def build_suite(
     return CuratedSuite(suite, tuple(not_evaluated))
 
 
-def _schema_expectations() -> list[gxe.Expectation]:
+def _schema_expectations(type_name: TypeName) -> list[gxe.Expectation]:
     columns = CURATED_EXPOSURE.names
     return [
         gxe.ExpectTableColumnsToMatchSet(
@@ -69,7 +75,7 @@ def _schema_expectations() -> list[gxe.Expectation]:
         *(
             gxe.ExpectColumnValuesToBeOfType(
                 column=field.name,
-                type_=gx_type_name(field.type),
+                type_=type_name(field.type),
                 description=f"{field.name} is {field.type}",
             )
             for field in CURATED_EXPOSURE
@@ -119,7 +125,7 @@ def _content_expectations(
             description=f"item_id in the catalog snapshot of {dt.isoformat()} "
             f"({len(known_item_ids):,} items)",
         ),
-        gxe.ExpectColumnMeanToBeBetween(
+        ExpectColumnTrueShareToBeBetween(
             column="clicked",
             min_value=config.ctr_min,
             max_value=config.ctr_max,

@@ -1,10 +1,10 @@
-"""Run a suite on a DataFrame with Great Expectations and return typed outcomes."""
+"""Run a suite on a pandas or Spark DataFrame with Great Expectations; typed outcomes."""
 
 from __future__ import annotations
 
 import json
 from collections.abc import Collection, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import great_expectations as gx
 import pandas as pd
@@ -14,6 +14,9 @@ from great_expectations.util import convert_to_json_serializable
 
 from components.validate.result import ExpectationOutcome, Status
 
+if TYPE_CHECKING:
+    from pyspark.sql import DataFrame as SparkFrame
+
 UNEXPECTED_EXAMPLES = 5
 # BASIC keeps a handful of unexpected values; SUMMARY and COMPLETE also count and index the
 # unexpected rows, which costs seconds on a partition with many bad rows and adds nothing here.
@@ -21,13 +24,25 @@ RESULT_FORMAT = {"result_format": "BASIC", "partial_unexpected_count": UNEXPECTE
 _COLUMN_KWARGS = ("column", "column_A", "column_B")
 
 
-def run_suite(frame: pd.DataFrame, suite: gx.ExpectationSuite) -> list[ExpectationOutcome]:
-    """Validate ``frame``; outcomes follow the suite's order, whatever order GX ran them in."""
+def run_suite(
+    frame: pd.DataFrame | SparkFrame, suite: gx.ExpectationSuite
+) -> list[ExpectationOutcome]:
+    """Validate ``frame``; outcomes follow the suite's order, whatever order GX ran them in.
+
+    On Spark every metric is an aggregate computed where the data is; only counts and a few
+    unexpected examples reach the driver. The frame is not cached (GX's default): each group
+    of metrics scans the files again rather than holding the day in executor memory.
+    """
     context = gx.get_context(mode="ephemeral")
     context.variables.progress_bars = ProgressBarsConfig(globally=False)  # keep logs readable
+    sources = context.data_sources
+    source = (
+        sources.add_pandas("curated")
+        if isinstance(frame, pd.DataFrame)
+        else sources.add_spark("curated", persist=False)
+    )
     batch = (
-        context.data_sources.add_pandas("curated")
-        .add_dataframe_asset("exposures")
+        source.add_dataframe_asset("exposures")
         .add_batch_definition_whole_dataframe("partition")
         .get_batch(batch_parameters={"dataframe": frame})
     )

@@ -29,11 +29,14 @@ from components.validate.result import (
 )
 
 DT = date(2026, 11, 10)
+ENGINES = ("spark", "pandas")
 TRAILING_DAYS = 3  # validated days before DT: just enough for the volume check to run
 ROWS = 300
 ITEM_IDS = np.arange(1, 201, dtype=np.int64)
 
 Corruption = Callable[[pa.Table], pa.Table]
+
+pytestmark = pytest.mark.spark
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -44,8 +47,11 @@ def validate_cli_only() -> Iterator[None]:
         yield
 
 
-def validate(root: Path, ds: date = DT, lookback_days: int | None = 1) -> int:
+def validate(
+    root: Path, ds: date = DT, lookback_days: int | None = 1, engine: str = "spark"
+) -> int:
     argv = ["validate", "--root", str(root), "--ds", ds.isoformat()]
+    argv += ["--set", f"validation.engine={engine}", "--set", "spark.master=local[2]"]
     if lookback_days is not None:
         argv += ["--lookback-days", str(lookback_days)]
     return cli.main(argv)
@@ -156,6 +162,7 @@ CORRUPTIONS = [
 ]
 
 
+@pytest.mark.parametrize("engine", ENGINES)
 @pytest.mark.parametrize(("corrupt", "expectation", "finding"), CORRUPTIONS)
 def test_corruption_fails_and_is_named(
     storage: LocalStorage,
@@ -163,10 +170,11 @@ def test_corruption_fails_and_is_named(
     corrupt: Corruption,
     expectation: str,
     finding: str,
+    engine: str,
 ) -> None:
     rewrite_dt(storage, corrupt)
 
-    assert validate(storage.root) == 1
+    assert validate(storage.root, engine=engine) == 1
 
     stderr = capsys.readouterr().err
     assert f"validation failed for dt={DT.isoformat()}" in stderr
@@ -176,10 +184,13 @@ def test_corruption_fails_and_is_named(
     assert expectation in result["failed_expectations"]
 
 
-def test_missing_column_errors_only_the_checks_on_that_column(storage: LocalStorage) -> None:
+@pytest.mark.parametrize("engine", ENGINES)
+def test_missing_column_errors_only_the_checks_on_that_column(
+    storage: LocalStorage, engine: str
+) -> None:
     rewrite_dt(storage, lambda table: table.drop_columns(["dwell_ms"]))
 
-    assert validate(storage.root) == 1
+    assert validate(storage.root, engine=engine) == 1
 
     expectations = storage.read_json(result_key(DT))["expectations"]
     on_dwell = [e for e in expectations if e["columns"] == ["dwell_ms"]]
