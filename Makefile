@@ -13,7 +13,7 @@ BEAUTY ?=
 # bench-beauty-rl's budget: a 20-epoch SFT run, checkpoints chosen on 5,000 validation users.
 BEAUTY_RL_SETTINGS ?= --set train.epochs=20 --set evaluate.max_users=5000
 
-.PHONY: setup java demo airflow compose-demo test test-fast test-live test-compose bench bench-airflow bench-compose bench-experiment bench-recipe bench-regimes bench-ab bench-serve bench-quality bench-beauty-rl lint format lock clean
+.PHONY: setup java demo airflow compose-demo test test-fast test-live test-compose bench bench-airflow bench-compose bench-experiment bench-recipe bench-regimes bench-ab bench-scale bench-serve bench-quality bench-beauty-rl lint format lock clean
 
 setup: $(INSTALLED) $(KFP_INSTALLED) java
 
@@ -82,6 +82,9 @@ bench-regimes: setup  # every method under three exposure-bias levels of the sim
 
 bench-ab: setup  # the online claim: NLL against AdaGRPO and the mixtures, served to the simulated users (after bench-regimes)
 	$(BIN)/python -m benchmarks.ab
+
+bench-scale: setup  # one day of extract, validate, features and build-dataset at 10M, 30M and 100M exposures: time and peak memory
+	$(BIN)/python -m benchmarks.scale $(if $(SIZES),--sizes $(SIZES))
 
 bench-serve: setup  # adagrpo serve under 1, 10 and 50 concurrent clients, micro-batching on and off
 	$(BIN)/python -m benchmarks.run --only serving

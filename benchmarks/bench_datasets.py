@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import time
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -29,7 +30,7 @@ def run(workdir: Path) -> dict[str, Any]:
     large_shop.ensure_stage("validate", layout.QUALITY_EXPOSURES, *large_shop.window_flags())
     ds = large_shop.last_day()
     storage = LocalStorage(large_shop.ROOT)
-    _publish_synthetic_sid_map(storage)
+    publish_synthetic_sid_map(storage, ds)
 
     started = time.perf_counter()
     large_shop.adagrpo("build-dataset", "--ds", ds.isoformat())
@@ -45,8 +46,8 @@ def run(workdir: Path) -> dict[str, Any]:
     }
 
 
-def _publish_synthetic_sid_map(storage: LocalStorage) -> None:
-    ds = large_shop.last_day()
+def publish_synthetic_sid_map(storage: LocalStorage, ds: date) -> None:
+    """Random codes for every item of the catalog of ``ds``, published as SID version 1."""
     catalog = storage.read_parquet(layout.partition(layout.RAW_CATALOG, ds), columns=["item_id"])
     item_ids = np.sort(catalog.column("item_id").to_numpy())
     codes = np.random.default_rng(0).integers(0, CODES_PER_LEVEL, (len(item_ids), LEVELS))

@@ -105,7 +105,7 @@ class SimulateConfig(Section):
     enabled: bool = Field(
         True, description="Embedded runs simulate raw logs; production waits for landed logs"
     )
-    scale: Literal["tiny", "small", "demo", "large"] = "tiny"
+    scale: Literal["tiny", "small", "demo", "large", "xlarge"] = "tiny"
     seed: int = 7
     start: date = Field(
         date(2026, 11, 1), ge=FIRST_DAY, le=LAST_DAY, description="The shop's first day"

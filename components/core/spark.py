@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+import os
+import sys
 from typing import TYPE_CHECKING
 
 from components.core.config import SparkConfig, StorageConfig
@@ -39,6 +41,11 @@ def spark_session(config: SparkConfig, storage: StorageConfig, app_name: str) ->
         # Timezone-aware microseconds, the type pyarrow and pandas read back as UTC.
         "spark.sql.parquet.outputTimestampType": "TIMESTAMP_MICROS",
     }
+    if config.master.startswith("local"):
+        # Python UDFs (validation's id-set check) run in this interpreter's environment, not in
+        # whatever python3 is first on the PATH; a cluster's executors bring their own. PySpark
+        # reads only the variable, when the context starts.
+        os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
     if storage.s3_endpoint_url:
         settings["spark.hadoop.fs.s3a.endpoint"] = storage.s3_endpoint_url
         settings["spark.hadoop.fs.s3a.path.style.access"] = "true"

@@ -29,6 +29,11 @@ def register(subparsers: Any, common: argparse.ArgumentParser) -> None:
     simulate.add_argument(
         "--chunk-events", type=positive_int, help="events per part file (default: the scale's)"
     )
+    simulate.add_argument(
+        "--users",
+        type=positive_int,
+        help="users in the world (default: the scale's); a day's exposures grow with them",
+    )
     window = simulate.add_argument_group(
         "daily runs and backfills",
         "Write only the window ending on --ds of the shop opened on --start.",
@@ -83,6 +88,8 @@ def _simulate(args: argparse.Namespace, config: PipelineConfig) -> int:
     scale = SCALES[args.scale or settings.scale]
     if args.chunk_events:
         scale = replace(scale, chunk_events=args.chunk_events)
+    if args.users:
+        scale = replace(scale, users=args.users)
     start = args.start or settings.start
     first_day, days = _days_to_write(args, config, start)
     simulate(

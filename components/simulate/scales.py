@@ -27,5 +27,7 @@ SCALES: dict[str, Scale] = {
         Scale("small", users=3_000, items=1_000, days=7, requests_per_user_day=2.0),
         Scale("demo", users=20_000, items=5_000, days=14, requests_per_user_day=1.1),
         Scale("large", users=1_000_000, items=100_000, days=30, requests_per_user_day=0.34),
+        # About 100M exposures a day: a shop with real traffic (make bench-scale).
+        Scale("xlarge", users=10_000_000, items=200_000, days=2, requests_per_user_day=1.0),
     )
 }

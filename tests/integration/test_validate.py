@@ -137,7 +137,7 @@ CORRUPTIONS = [
     ),
     pytest.param(
         set_first_row(item_id=999_999),
-        "expect_column_values_to_be_in_set(item_id)",
+        "expect_column_values_to_be_in_id_set(item_id)",
         "e.g. 999999",
         id="unknown-item-id",
     ),

@@ -303,12 +303,14 @@ def test_scales_have_the_sizes_of_their_names() -> None:
         (3_000, 1_000, 7),
         (20_000, 5_000, 14),
         (1_000_000, 100_000, 30),
+        (10_000_000, 200_000, 2),
     ]
-    demo, large = SCALES["demo"], SCALES["large"]
+    demo, large, xlarge = SCALES["demo"], SCALES["large"], SCALES["xlarge"]
     slate = PolicyParams().slate_size
     assert 2e6 < demo.requests_per_day * slate * demo.days < 5e6
     assert 9e6 < large.requests_per_day * slate * 3 < 12e6  # the streaming benchmark
     assert large.requests_per_day * slate * large.days > 100e6
+    assert 95e6 < xlarge.requests_per_day * slate < 105e6  # a day of a shop with real traffic
 
 
 def test_weighted_sampler_draws_in_proportion_to_weights() -> None:
@@ -368,6 +370,18 @@ def test_cli_flags_override_the_config(tmp_path: Path) -> None:
     assert storage.read_json("truth/params.json")["seed"] == 3
     with pytest.raises(SystemExit):
         main([*argv, "--start", "December"])
+
+
+def test_more_users_make_a_day_of_proportionally_more_exposures(tmp_path: Path) -> None:
+    def exposures_with(users: int) -> pd.DataFrame:
+        root = tmp_path / str(users)
+        argv = ["simulate", "--root", str(root), "--scale", "tiny", "--days", "1"]
+        assert main([*argv, "--users", str(users)]) == 0
+        return read_exposures(LocalStorage(root))
+
+    few, many = exposures_with(200), exposures_with(800)
+    assert few["user_id"].nunique() <= 200 < many["user_id"].nunique() <= 800
+    assert 3.5 < len(many) / len(few) < 4.5
 
 
 def test_the_configured_exploration_bucket_spreads_the_exposures_evenly(tmp_path: Path) -> None:

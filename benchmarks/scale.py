@@ -1,0 +1,131 @@
+"""`make bench-scale`: one day of the data plane at 10M, 30M and 100M exposures on this machine.
+
+For each size a fresh root holds one simulated day of the `xlarge` shop with as many users as
+the size needs (ten exposures a request, one request a user). Then extract, validate, features
+(snapshots, Feast, the ranker rows) and build-dataset run on it, each as its own process,
+measured for wall time and the peak resident memory of its whole process tree (Spark's JVM
+included). The growth exponent of a stage is the slope of log(seconds) over log(exposures)
+across the sizes measured: 1 is linear. The SID map is synthetic (bench_datasets). Results are
+written after every size, so a long run keeps what it measured.
+
+    python -m benchmarks.scale [--sizes 10M 30M 100M]
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import shutil
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from benchmarks.bench_datasets import publish_synthetic_sid_map
+from benchmarks.processes import Measured, measured_run
+from benchmarks.run import write_result
+from components.core import layout, partitions
+from components.core.config import load_config
+from components.core.storage import LocalStorage
+from components.simulate.logging_policy import PolicyParams
+from components.simulate.scales import SCALES
+
+log = logging.getLogger("bench-scale")
+REPO = Path(__file__).resolve().parents[1]
+WORKDIR = REPO / "var" / "bench" / "scale"
+SIZES = {"10M": 10_000_000, "30M": 30_000_000, "100M": 100_000_000}
+STAGES = ("extract", "validate", "features", "build-dataset")
+SCALE = SCALES["xlarge"]
+ROWS_PER_SHUFFLE_PARTITION = 2_500_000
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sizes", nargs="+", choices=list(SIZES), default=list(SIZES))
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
+    started = time.perf_counter()
+    measured: dict[str, Any] = {}
+    for name in args.sizes:
+        log.info("%s exposures: simulating, then %s", name, ", ".join(STAGES))
+        measured[name] = one_day(WORKDIR / name, SIZES[name])
+        result = {"sizes": measured, "growth_exponent": growth_exponents(measured)}
+        write_result("scale", result, time.perf_counter() - started)
+        log.info("%s: %s", name, measured[name]["stages"])
+    return 0
+
+
+def one_day(root: Path, exposures: int) -> dict[str, Any]:
+    """Simulate a day of about ``exposures`` into a fresh ``root`` and run the stages on it."""
+    shutil.rmtree(root, ignore_errors=True)
+    day = load_config(environ={}).simulate.start
+    users = round(exposures / (PolicyParams().slate_size * SCALE.requests_per_user_day))
+    world = ["--scale", SCALE.name, "--users", str(users), "--days", "1"]
+    simulated = run_stage(root, "simulate", *world)
+    storage = LocalStorage(root)
+    publish_synthetic_sid_map(storage, day)
+    partitions_per_day = max(4, exposures // ROWS_PER_SHUFFLE_PARTITION)
+    settings = [
+        *("--set", f"spark.shuffle_partitions={partitions_per_day}"),
+        *("--set", "features.training_days=1"),
+    ]
+    window = ["--ds", day.isoformat(), "--lookback-days", "1"]
+    stages = {
+        "extract": run_stage(root, "extract", *window, *settings),
+        "validate": run_stage(root, "validate", *window, *settings),
+        "features": run_stage(root, "features", "--ds", day.isoformat(), *settings),
+        "build-dataset": run_stage(root, "build-dataset", "--ds", day.isoformat(), *settings),
+    }
+    rows = {
+        "raw": _rows(storage, layout.partition(layout.RAW_EXPOSURES, day)),
+        "curated": _rows(storage, layout.partition(layout.CURATED_EXPOSURES, day)),
+        "ranker_rows": _rows(storage, layout.partition(layout.RANKER_ROWS, day)),
+    }
+    examples = partitions.read_manifest(storage, layout.partition(layout.DATASETS, day))
+    shutil.rmtree(root, ignore_errors=True)
+    return {
+        "users": users,
+        "rows": rows,
+        "examples": examples["examples"],
+        "spark_shuffle_partitions": partitions_per_day,
+        "simulate": _numbers(simulated, rows["raw"]),
+        "stages": {stage: _numbers(run, rows["curated"]) for stage, run in stages.items()},
+        "all_stages_s": round(sum(run.seconds for run in stages.values()), 1),
+        "peak_rss_mib": max(run.peak_rss_mib for run in stages.values()),
+    }
+
+
+def run_stage(root: Path, stage: str, *flags: str) -> Measured:
+    command = [sys.executable, "-m", "components.cli", stage, "--root", str(root), *flags]
+    return measured_run(command, REPO)
+
+
+def growth_exponents(measured: dict[str, Any]) -> dict[str, float | None]:
+    """Per stage: the slope of log(seconds) over log(curated rows); None with one size."""
+    sizes = list(measured.values())
+    if len(sizes) < 2:
+        return dict.fromkeys(STAGES)
+    rows = np.log([size["rows"]["curated"] for size in sizes])
+    exponents: dict[str, float | None] = {}
+    for stage in STAGES:
+        seconds = np.log([size["stages"][stage]["seconds"] for size in sizes])
+        exponents[stage] = round(float(np.polyfit(rows, seconds, 1)[0]), 2)
+    return exponents
+
+
+def _numbers(run: Measured, rows: int) -> dict[str, Any]:
+    return {
+        "seconds": run.seconds,
+        "rows_per_s": round(rows / run.seconds),
+        "peak_rss_mib": run.peak_rss_mib,
+    }
+
+
+def _rows(storage: LocalStorage, target: str) -> int:
+    return int(partitions.read_manifest(storage, target)["rows"])
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
