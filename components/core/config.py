@@ -181,8 +181,8 @@ class FeatureConfig(Section):
         1_000_000,
         ge=1,
         le=50_000_000,
-        description="Exposures joined with their features at a time: the features stage's "
-        "memory follows this, not the day's size",
+        description="Exposures joined with Feast's point-in-time features at a time (each "
+        "chunk is one part of the day's file)",
     )
 
     @field_validator("windows_days")
