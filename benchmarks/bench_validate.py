@@ -112,18 +112,15 @@ def validate_once(workdir: Path, engine_name: str) -> dict[str, Any]:
     """Validate the partition at ``workdir`` on one engine, in this process; its phases."""
     # Imported here so that the tests that only need the generator do not load GX.
     from components.validate.baseline import VolumeBaseline
-    from components.validate.engines import Engine, PandasEngine, SparkEngine
+    from components.validate.engines import open_engine
     from components.validate.expectations import build_suite
     from components.validate.runner import run_suite
     from components.validate.stage import known_item_ids
 
-    storage, config = LocalStorage(workdir), load_config(environ={})
+    storage = LocalStorage(workdir)
+    config = load_config(overrides=[f"validation.engine={engine_name}"], environ={})
     started = time.perf_counter()
-    engine: Engine = PandasEngine()
-    if engine_name == "spark":
-        from components.core.spark import spark_session
-
-        engine = SparkEngine(spark_session(config.spark, config.storage, "bench-validate"))
+    engine = open_engine(config, DAY)
     ready = time.perf_counter()
     _, frame, rows = engine.load(storage, DAY)
     loaded = time.perf_counter()

@@ -49,6 +49,7 @@ S3_LOCK_WAIT_S = 300  # how long a publisher waits for another one of the same p
 S3_LOCK_LEASE_S = 900  # a lock older than this was left by a killed publisher
 TRASH_SUFFIX = ".trash"  # local folders moved aside by a swap, removed right after it
 TEMP_SUFFIX = ".tmp"  # local files being written, renamed into place when whole
+PARQUET_COMPRESSION = "zstd"  # of every Parquet file written
 # What S3 answers a conditional write that lost: the condition failed, or a concurrent
 # conditional write of the same key was in flight.
 CONDITION_FAILED = {"PreconditionFailed", "ConditionalRequestConflict", "409"}
@@ -149,7 +150,7 @@ class Storage(ABC):
     def parquet_bytes(table: pa.Table) -> bytes:
         """How every Parquet file is stored: zstd-compressed."""
         buffer = io.BytesIO()
-        pq.write_table(table, buffer, compression="zstd")
+        pq.write_table(table, buffer, compression=PARQUET_COMPRESSION)
         return buffer.getvalue()
 
     def read_parquet(self, prefix: str, columns: list[str] | None = None) -> pa.Table:
@@ -182,7 +183,7 @@ class Storage(ABC):
 
 def _write_parts(sink: io.BytesIO | str, schema: pa.Schema, parts: Iterable[pa.Table]) -> int:
     rows = 0
-    with pq.ParquetWriter(sink, schema, compression="zstd") as writer:
+    with pq.ParquetWriter(sink, schema, compression=PARQUET_COMPRESSION) as writer:
         for part in parts:
             writer.write_table(part)
             rows += part.num_rows
@@ -218,17 +219,13 @@ class LocalStorage(Storage):
         return self._path(key).read_bytes()
 
     def write_bytes(self, key: str, data: bytes) -> None:
-        path = self._path(key)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}{TEMP_SUFFIX}")
+        path, tmp = self._write_aside(key)
         tmp.write_bytes(data)
         os.replace(tmp, path)
 
     def write_parquet_parts(self, key: str, schema: pa.Schema, parts: Iterable[pa.Table]) -> int:
         # Streamed to a file beside the target, renamed into place when whole.
-        path = self._path(key)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}{TEMP_SUFFIX}")
+        path, tmp = self._write_aside(key)
         try:
             rows = _write_parts(str(tmp), schema, parts)
         except BaseException:
@@ -236,6 +233,12 @@ class LocalStorage(Storage):
             raise
         os.replace(tmp, path)
         return rows
+
+    def _write_aside(self, key: str) -> tuple[Path, Path]:
+        """``key``'s path (its folder made) and a unique file beside it to write first."""
+        path = self._path(key)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        return path, path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}{TEMP_SUFFIX}")
 
     def read_tagged(self, key: str) -> tuple[bytes, str] | None:
         try:
