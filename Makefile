@@ -13,7 +13,7 @@ BEAUTY ?=
 # bench-beauty-rl's budget: a 20-epoch SFT run, checkpoints chosen on 5,000 validation users.
 BEAUTY_RL_SETTINGS ?= --set train.epochs=20 --set evaluate.max_users=5000
 
-.PHONY: setup java demo airflow compose-demo test test-fast test-live test-compose bench bench-airflow bench-compose bench-experiment bench-recipe bench-regimes bench-ab bench-scale bench-serve bench-quality bench-beauty-rl lint format lock clean
+.PHONY: setup java demo airflow compose-demo test test-fast test-live test-compose bench bench-airflow bench-compose bench-experiment bench-recipe bench-regimes bench-ab bench-scale bench-multinode bench-serve bench-quality bench-beauty-rl lint format lock clean
 
 setup: $(INSTALLED) $(KFP_INSTALLED) java
 
@@ -85,6 +85,9 @@ bench-ab: setup  # the online claim: NLL against AdaGRPO and the mixtures, serve
 
 bench-scale: setup  # one day of extract, validate, features and build-dataset at 10M, 30M and 100M exposures: time and peak memory
 	$(BIN)/python -m benchmarks.scale $(if $(SIZES),--sizes $(SIZES))
+
+bench-multinode: setup  # SFT and AdaGRPO on the demo day: one process against two torchrun "nodes" on loopback, time and weight gap (after make demo)
+	$(BIN)/python -m benchmarks.multinode
 
 bench-serve: setup  # adagrpo serve under 1, 10 and 50 concurrent clients, micro-batching on and off
 	$(BIN)/python -m benchmarks.run --only serving

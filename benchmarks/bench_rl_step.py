@@ -79,9 +79,7 @@ def run(workdir: Path) -> dict[str, Any]:
         phase = None
         if method != "nll":
             reward = make_reward("ranker", scorer, settings.r_invalid)
-            phase = RolloutPhase(
-                policy, None, reward, settings, method, trie, trie, seed=SEED, rank=0
-            )
+            phase = RolloutPhase(policy, None, reward, settings, method, trie, trie, seed=SEED)
         objective = Objective(PolicyLoss(policy, method, settings, trie), phase)
         results[name] = _time_steps(policy, objective, sequences, batches)
     sft = results["nll"]["step_s"]

@@ -161,3 +161,20 @@ def tiny_dataset(tiny_shop: PipelineConfig, tmp_path_factory: pytest.TempPathFac
     common = ["--root", str(root), "--set", "spark.master=local[2]"]
     assert main(["build-dataset", "--ds", "2026-11-03", *common]) == 0
     return root
+
+
+@pytest.fixture(scope="session")
+def tiny_ranked(tiny_dataset: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The root folder of a copy of ``tiny_dataset`` with the day's features and ranker: what
+    the reward and AdaGRPO's gate read.
+
+    Session-scoped and shared: copy the folder before writing to it (training, evaluation).
+    """
+    from components.cli import main
+
+    root = tmp_path_factory.mktemp("tiny-ranked") / "root"
+    shutil.copytree(tiny_dataset, root, ignore=shutil.ignore_patterns("_staging"))
+    common = ["--root", str(root), "--set", "spark.master=local[2]"]
+    for stage in ("features", "train-ranker"):
+        assert main([stage, "--ds", "2026-11-03", *common]) == 0, f"stage {stage} failed"
+    return root

@@ -123,7 +123,6 @@ def explore_validation(
         SidTrie.from_catalog(dataset.catalog, dataset.vocab_sizes, listed_only=False),
         SidTrie.from_catalog(dataset.catalog, dataset.vocab_sizes),
         config.train.seed,
-        rank=0,
     )
     return split, _explore(phase, split)
 
@@ -139,7 +138,7 @@ def _explore(phase: RolloutPhase, split: EvalSplit) -> list[Outcome]:
                 split.target_codes[rows],
                 torch.from_numpy(split.users[rows]),
                 torch.from_numpy(split.targets[rows]),
-                step=number,
+                phase.noise(number, len(split.targets[rows])),
             )
         )
         progress.advance(len(split.targets[rows]))

@@ -569,7 +569,8 @@ class DockerRunnerConfig(Section):
 
 
 class KubernetesRunnerConfig(Section):
-    """How the kubernetes runner builds a stage's pod (KubernetesPodOperator)."""
+    """How the kubernetes runner builds a stage's pod (KubernetesPodOperator), or the
+    multi-node training Job (KubernetesJobOperator)."""
 
     namespace: str = Field("adagrpo", description="Namespace of the stages' pods")
     service_account: str | None = Field(
@@ -605,6 +606,20 @@ class KubernetesRunnerConfig(Section):
     )
     startup_timeout_s: int = Field(
         900, ge=30, le=86_400, description="How long a pod may wait for a node (GPU nodes scale up)"
+    )
+    train_nodes: int = Field(
+        1,
+        ge=1,
+        le=256,
+        description="Nodes the train stage spans, each a pod with gpus[train] GPUs: above 1, an "
+        "indexed Job whose pods' torchrun workers meet through a headless service",
+    )
+    finished_job_ttl_s: int = Field(
+        86_400,
+        ge=0,
+        le=30 * 86_400,
+        description="How long Kubernetes keeps a finished multi-node training Job (and its "
+        "pods, for their logs) before deleting it",
     )
 
     @field_validator("gpus")

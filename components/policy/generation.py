@@ -81,13 +81,20 @@ def sample(
     num_samples: int,
     temperature: float = 1.0,
     trie: SidTrie | None = None,
-    generator: torch.Generator | None = None,
+    noise: Tensor | None = None,
 ) -> Generated:
     """``num_samples`` items per history drawn token by token at ``temperature`` (rollouts).
 
     ``logprobs`` are under the distribution sampled from (tempered, trie-restricted when given).
+    ``noise`` (N, num_samples, L): one uniform in [0, 1) per token drawn, turned into the token
+    by the inverse of the distribution's CDF. A history's items are a function of its own noise
+    only, so they do not depend on how histories are batched or split across workers (default:
+    uniforms from torch's global generator).
     """
     n, length = history.shape[0], model.config.tokens_per_item
+    if noise is None:
+        noise = torch.rand((n, num_samples, length), device=history.device)
+    uniforms = noise.to(history.device).reshape(n * num_samples, length)
     logits, cache = model.prefill(history)
     cache = cache.expand(num_samples)
     logits = logits.repeat_interleave(num_samples, dim=0)
@@ -95,7 +102,7 @@ def sample(
     steps = []
     for step in range(length):
         logp = _step_logprobs(logits, items, trie, temperature)
-        token = torch.multinomial(logp.exp(), 1, generator=generator)  # (rows, 1)
+        token = _inverse_cdf(logp.exp(), uniforms[:, step])  # (rows, 1)
         steps.append(logp.gather(1, token)[:, 0])
         items = torch.cat([items, token], 1)
         if step + 1 < length:
@@ -103,6 +110,16 @@ def sample(
             logits = logits[:, 0]
     token_logprobs = torch.stack(steps, 1).view(n, num_samples, length)
     return Generated(items.view(n, num_samples, length), token_logprobs)
+
+
+def _inverse_cdf(probabilities: Tensor, uniforms: Tensor) -> Tensor:
+    """The token (rows, 1) whose CDF interval holds each row's uniform; a token of probability
+    0 has an empty interval and is never drawn."""
+    cdf = probabilities.cumsum(-1)
+    total = cdf[:, -1:]  # 1 up to rounding: scale the uniforms to it
+    below_total = torch.nextafter(total, torch.zeros_like(total))
+    point = torch.minimum(uniforms[:, None] * total, below_total)
+    return torch.searchsorted(cdf, point, right=True)
 
 
 def sequence_logprob(

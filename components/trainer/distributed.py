@@ -66,6 +66,18 @@ class Workers:
             torch.cuda.set_rng_state(cuda, self.device)
         return True
 
+    def pooled(self, values: Tensor, width: int) -> Tensor:
+        """Every worker's 1-D float ``values``, each padded with NaN to ``width`` (the largest
+        share), in rank order: the whole batch's values, for a statistic over them. One
+        worker: ``values`` as they are."""
+        if self.world == 1:
+            return values
+        padded = torch.full((width,), float("nan"), dtype=values.dtype, device=self.device)
+        padded[: len(values)] = values
+        gathered = [torch.empty_like(padded) for _ in range(self.world)]
+        dist.all_gather(gathered, padded)
+        return torch.cat(gathered).to(values.device)
+
     def barrier(self) -> None:
         if self.world > 1:
             dist.barrier()

@@ -11,8 +11,8 @@
 
 Each threshold is fixed, or (``tau_*_quantile``) a quantile of its values over the batch, so
 that a diagnostic admits a known share of the samples whatever the policy's calibration: with
-``tau_prob_quantile`` 0.5 the least confident half is difficult. Under DDP the quantile is
-taken over each worker's share of the batch.
+``tau_prob_quantile`` 0.5 the least confident half is difficult. Under DDP the workers pool
+their values, so the quantile is the whole batch's, as in one process.
 
 Everything is computed without gradient from what the rollout phase already has.
 """
@@ -20,6 +20,7 @@ Everything is computed without gradient from what the rollout phase already has.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import torch
@@ -65,6 +66,14 @@ def discriminability(
     return torch.where(count > 0, share, torch.full_like(share, float("nan")))
 
 
+Pool = Callable[[Tensor], Tensor]  # a worker's values -> the whole batch's (NaN for none)
+
+
+def alone(values: Tensor) -> Tensor:
+    """The pool of a single worker: its values are the whole batch's."""
+    return values
+
+
 @dataclass(frozen=True)
 class Thresholds:
     """The four thresholds: each a fixed value, or a quantile of the batch when one is given."""
@@ -82,11 +91,15 @@ class Thresholds:
     def of(cls, settings: RLConfig) -> Thresholds:
         return cls(**{name: getattr(settings, name) for name in cls.__dataclass_fields__})
 
-    def value(self, name: str, values: Tensor) -> float:
-        """Threshold ``name`` (e.g. "tau_prob") for this batch's ``values`` (NaN ignored)."""
+    def value(self, name: str, values: Tensor, pool: Pool = alone) -> float:
+        """Threshold ``name`` (e.g. "tau_prob") for this batch's ``values`` (NaN ignored), with
+        the other workers' values that ``pool`` adds."""
         quantile = getattr(self, f"{name}_quantile")
-        known = values[~values.isnan()]
-        if quantile is None or len(known) == 0:
+        if quantile is None:
+            return float(getattr(self, name))
+        pooled = pool(values)  # every worker takes part, whatever its share holds
+        known = pooled[~pooled.isnan()]
+        if len(known) == 0:
             return float(getattr(self, name))
         return float(torch.quantile(known.double(), quantile))
 
@@ -99,20 +112,23 @@ def diagnose(
     target_reward: Tensor,
     target_probability: Tensor | None,
     thresholds: Thresholds,
+    pool: Pool = alone,
 ) -> Diagnostics:
     """Both diagnostics of every sample. ``is_target`` (N, G): rollout j is the ground truth;
     ``items`` (N, G, L) the rollout SIDs; ``target_probability`` (N,) for the probability kind
-    of difficulty (None: the rollout kind)."""
+    of difficulty (None: the rollout kind); ``pool`` gathers a diagnostic's values from every
+    worker, for the quantile thresholds."""
     hits = (is_target & valid).float().sum(1) / valid.sum(1).clamp(min=1)
     entropy = rollout_entropy(items, valid)
     if target_probability is None:
-        difficult = (hits <= thresholds.value("tau_hit", hits)) & (
-            entropy >= thresholds.value("tau_ent", entropy)
+        difficult = (hits <= thresholds.value("tau_hit", hits, pool)) & (
+            entropy >= thresholds.value("tau_ent", entropy, pool)
         )
     else:
-        difficult = target_probability <= thresholds.value("tau_prob", target_probability)
+        tau_prob = thresholds.value("tau_prob", target_probability, pool)
+        difficult = target_probability <= tau_prob
     share = discriminability(target_reward, rewards, is_target, valid)
-    discriminable = ~share.isnan() & (share >= thresholds.value("tau_disc", share))
+    discriminable = ~share.isnan() & (share >= thresholds.value("tau_disc", share, pool))
     return Diagnostics(hits, entropy, share, difficult, discriminable)
 
 

@@ -5,8 +5,13 @@ checkpoint every N steps and an exact resume from the newest one. What a step mi
 
 Resume is exact because everything a step depends on is restored or derived: the weights (and
 their average), AdamW's moments, the scheduler, every worker's RNG (dropout), the data position,
-whose batches are a function of ``(seed, epoch)`` only, and the rollouts, drawn from generators
-seeded by ``(seed, step, rank)``.
+whose batches are a function of ``(seed, epoch)`` only, and the rollouts, drawn from noise
+seeded by ``(seed, step)``.
+
+Under DDP every worker takes its share of each batch. The loss is normalised by the whole
+batch and the rollouts' noise is made for the whole batch, so a run on W workers follows the
+same trajectory as one process, up to rounding, except for dropout: each worker draws its own
+dropout masks.
 """
 
 from __future__ import annotations

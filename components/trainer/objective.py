@@ -151,7 +151,5 @@ class Objective:
         targets = workers.shard(targets).to(workers.device, non_blocking=True)
         if self.rollouts is None:
             return StepBatch(codes, targets, normalizer, None), {}
-        rollouts, stats = self.rollouts(
-            sequences, workers.shard(index), step, samples=len(index), world=workers.world
-        )
+        rollouts, stats = self.rollouts(sequences, index, step, workers)
         return StepBatch(codes, targets, normalizer, rollouts, measure), stats

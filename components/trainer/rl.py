@@ -1,9 +1,10 @@
 """Reward-guided training: one step of every RL method, split where TRL splits it.
 
 1. ``RolloutPhase`` (no gradient, outside DDP): for each sample (a sequence's last item and
-   the history before it), G rollouts from the policy in eval mode, drawn from a generator
-   seeded by (seed, step, rank) so that a resumed run draws the same ones (beam rollouts are
-   deterministic); each rollout mapped to its item or marked hallucinated (a hallucinated beam
+   the history before it), G rollouts from the policy in eval mode, drawn from noise seeded by
+   (seed, step) for the whole batch and split with it, so that a resumed run draws the same
+   ones, and so does a run on any number of workers (beam rollouts are deterministic); each
+   rollout mapped to its item or marked hallucinated (a hallucinated beam
    is dropped from its group, a hallucinated sample earns ``r_invalid``); rewards in one
    batched call; group advantages; the two diagnostics and the gate; the reference's log-probs
    when the KL is on.
@@ -17,6 +18,7 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Iterator
 from dataclasses import dataclass
+from functools import partial
 
 import numpy as np
 import torch
@@ -27,6 +29,7 @@ from components.policy.generation import Generated, beam_search, sample, sequenc
 from components.policy.model import Policy
 from components.policy.trie import SidTrie
 from components.trainer import gate, grpo
+from components.trainer.distributed import Workers
 from components.trainer.rewards import NO_ITEM, GroupReward, Rollout, Scored
 from components.trainer.sequences import Sequences
 
@@ -92,26 +95,43 @@ class RolloutPhase:
         catalog: SidTrie,
         listed: SidTrie,
         seed: int,
-        rank: int,
     ) -> None:
         """``catalog`` maps rollout SIDs to items (every item with a SID); ``listed`` is the
         trie of recommendable items that constrained rollouts stay in."""
         self.policy, self.reference, self.reward = policy, reference, reward
         self.settings, self.method = settings, method
-        self.catalog, self.seed, self.rank = catalog, seed, rank
+        self.catalog, self.seed = catalog, seed
         self.trie = listed if settings.constrained else None
         self.thresholds = gate.Thresholds.of(settings)
 
+    def noise(self, step: int, samples: int) -> Tensor | None:
+        """The uniforms (samples, G, L) the sampled rollouts of ``step``'s batch of ``samples``
+        draw from, seeded by (seed, step) and made for the whole batch: a sample's rollouts do
+        not depend on which worker draws them. None for beam rollouts, which draw nothing."""
+        if self.settings.rollout == "beam":
+            return None
+        seeds = np.random.SeedSequence([self.seed, step])
+        generator = torch.Generator().manual_seed(int(seeds.generate_state(1, np.uint64)[0]))
+        shape = (samples, self.settings.group_size, self.policy.config.tokens_per_item)
+        return torch.rand(shape, generator=generator)
+
     @torch.no_grad()
     def explore(
-        self, history: Tensor, target_codes: Tensor, users: Tensor, targets: Tensor, step: int
+        self,
+        history: Tensor,
+        target_codes: Tensor,
+        users: Tensor,
+        targets: Tensor,
+        noise: Tensor | None,
+        pool: gate.Pool = gate.alone,
     ) -> Outcome:
         """Rollouts, rewards, diagnostics and gate of the samples ``(history, target)``:
         histories (n, W) and target SIDs (n, L) on the policy's device, user and target item
-        ids (n,) on the CPU."""
+        ids (n,) on the CPU, and the samples' rows of ``noise``; ``pool`` gathers the other
+        workers' diagnostics for the quantile thresholds."""
         settings = self.settings
         with eval_mode(self.policy):
-            generated = self._generate(history, step)
+            generated = self._generate(history, noise)
             probability = None
             if settings.difficulty == "probability":
                 logp = sequence_logprob(self.policy, history, target_codes)
@@ -131,6 +151,7 @@ class RolloutPhase:
             scored.target_judged,
             probability,
             self.thresholds,
+            pool,
         )
         return Outcome(
             generated, active & valid.to(active.device)[..., None], valid, item_ids,
@@ -138,12 +159,13 @@ class RolloutPhase:
         )  # fmt: skip
 
     def __call__(
-        self, sequences: Sequences, index: np.ndarray, step: int, samples: int, world: int
+        self, sequences: Sequences, batch: np.ndarray, step: int, workers: Workers
     ) -> tuple[Rollouts, Stats]:
-        """Rollouts of this worker's sequences ``index`` at ``step``; ``samples`` is N, the
-        whole batch's sample count across the ``world`` workers."""
+        """Rollouts of this worker's share of the batch of sequences ``batch`` at ``step``."""
         settings = self.settings
         device = next(self.policy.parameters()).device
+        index = workers.shard(batch)
+        noise = self.noise(step, len(batch))
         history, target_codes = sequences.last_examples(index)
         history = history.to(device)
         outcome = self.explore(
@@ -151,7 +173,8 @@ class RolloutPhase:
             target_codes.to(device),
             sequences.users[index],
             sequences.last_items[index],
-            step,
+            None if noise is None else workers.shard(noise),
+            partial(workers.pooled, width=-(-len(batch) // workers.world)),
         )
         generated, valid, rewards = outcome.generated, outcome.valid, outcome.scored.rewards
         ref_logp = None
@@ -168,7 +191,7 @@ class RolloutPhase:
             advantages=grpo.advantages(rewards, valid, settings.advantage).to(device),
             gate=outcome.gate.to(device),
             ref_logp=ref_logp,
-            scale=world / samples,
+            scale=workers.world / len(batch),
         )
         n = torch.tensor(float(len(index)))
         member = valid.float()
@@ -185,20 +208,12 @@ class RolloutPhase:
         }
         return rollouts, stats
 
-    def _generate(self, history: Tensor, step: int) -> Generated:
+    def _generate(self, history: Tensor, noise: Tensor | None) -> Generated:
         settings = self.settings
-        if settings.rollout == "beam":
+        if noise is None:
             return beam_search(self.policy, history, settings.group_size, self.trie)
-        generator = torch.Generator(history.device)
-        seeds = np.random.SeedSequence([self.seed, step, self.rank])
-        generator.manual_seed(int(seeds.generate_state(1, np.uint64)[0]))
         return sample(
-            self.policy,
-            history,
-            settings.group_size,
-            settings.temperature,
-            self.trie,
-            generator=generator,
+            self.policy, history, settings.group_size, settings.temperature, self.trie, noise
         )
 
 

@@ -148,7 +148,6 @@ def _reinforced(
         catalog,
         listed,
         config.train.seed,
-        workers.rank,
     )
     return Objective(loss, rollouts)
 

@@ -46,17 +46,15 @@ def experiment(root: Path) -> tuple[dict, str]:  # type: ignore[type-arg]
 
 @needs_dataset
 def test_experiment_compares_every_method_from_one_sft_run(
-    tiny_dataset: Path, tmp_path: Path
+    tiny_ranked: Path, tmp_path: Path
 ) -> None:
-    root = fresh_root(tiny_dataset, tmp_path / "root")
+    root = fresh_root(tiny_ranked, tmp_path / "root")
     refused = adagrpo("experiment", "--root", str(root), "--ds", DS, "--methods", "nll,magic")
     assert refused.returncode == 2 and "unknown method 'magic'" in refused.stderr
     untrained = adagrpo("experiment", "--root", str(root), "--ds", DS, "--seeds", "1")
     assert untrained.returncode == 2
     assert f"adagrpo train --ds {DS} --method nll" in untrained.stderr
     succeeded(adagrpo(*train_args(root, *SFT)))  # evaluated by the experiment, like every run
-    for stage in ("features", "train-ranker"):  # the reward, and the judge of AdaGRPO's gate
-        succeeded(adagrpo(stage, "--root", str(root), "--ds", DS, "--set", "spark.master=local[2]"))
 
     comparison, _ = experiment(root)
 

@@ -149,8 +149,8 @@ def test_unconstrained_beam_search_can_leave_the_catalog() -> None:
 
 def test_constrained_sampling_never_leaves_the_catalog() -> None:
     model, history, trie = tiny_policy(), histories(), SidTrie(CATALOG, torch.arange(6), VOCAB)
-    gen = torch.Generator().manual_seed(0)
-    drawn = sample(model, history, num_samples=2000, trie=trie, generator=gen)
+    noise = torch.rand((3, 2000, 3), generator=torch.Generator().manual_seed(0))
+    drawn = sample(model, history, num_samples=2000, trie=trie, noise=noise)
     assert drawn.items.shape == (3, 2000, 3)
     index = trie.lookup(drawn.items)
     assert (index >= 0).all()
@@ -162,7 +162,7 @@ def test_constrained_sampling_never_leaves_the_catalog() -> None:
 
 def test_sampling_logprobs_are_the_policy_logprobs() -> None:
     model, history = tiny_policy(), histories()
-    drawn = sample(model, history, num_samples=64, generator=torch.Generator().manual_seed(1))
+    drawn = sample(model, history, num_samples=64)
     truth = enumerate_items(model, history)
     index = (drawn.items * torch.tensor([16, 4, 1])).sum(-1)  # row of ALL_ITEMS
     torch.testing.assert_close(drawn.logprobs, truth.gather(1, index), atol=1e-5, rtol=0)
@@ -175,14 +175,24 @@ def test_sampling_at_low_temperature_is_greedy() -> None:
     assert torch.equal(cold.items, greedy.items.expand(-1, 4, -1))
 
 
-def test_sampling_is_deterministic_with_a_seeded_generator() -> None:
+def test_a_history_s_samples_are_a_function_of_its_own_noise() -> None:
     model, history = tiny_policy(), histories()
-    runs = [
-        sample(model, history, 8, generator=torch.Generator().manual_seed(seed)).items
-        for seed in (7, 7, 8)
-    ]
-    assert torch.equal(runs[0], runs[1])
-    assert not torch.equal(runs[0], runs[2])
+    noise = [torch.rand((3, 8, 3), generator=torch.Generator().manual_seed(s)) for s in (7, 8)]
+    together = sample(model, history, 8, noise=noise[0]).items
+    assert torch.equal(sample(model, history, 8, noise=noise[0].clone()).items, together)
+    assert not torch.equal(sample(model, history, 8, noise=noise[1]).items, together)
+    # Split into batches of one history and two (as two workers would be): the same items.
+    alone = sample(model, history[:1], 8, noise=noise[0][:1]).items
+    rest = sample(model, history[1:], 8, noise=noise[0][1:]).items
+    assert torch.equal(torch.cat([alone, rest]), together)
+
+
+def test_a_token_of_probability_zero_is_never_drawn_even_at_the_ends_of_the_noise() -> None:
+    model, history, trie = tiny_policy(), histories(), SidTrie(CATALOG, torch.arange(6), VOCAB)
+    ends = torch.tensor([0.0, 1 - 2**-24, 0.5, 1e-9]).repeat(3, 1)[..., None].expand(3, 4, 3)
+    drawn = sample(model, history, 4, trie=trie, noise=ends.contiguous())
+    assert trie.contains(drawn.items).all()
+    assert drawn.logprobs.isfinite().all()
 
 
 def test_sequence_logprob_matches_full_forward_and_has_gradient() -> None:

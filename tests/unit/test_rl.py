@@ -18,6 +18,7 @@ from components.core.storage import LocalStorage
 from components.policy.model import Policy
 from components.policy.trie import SidTrie
 from components.trainer.checkpoints import MODEL_FILE, PolicyRun
+from components.trainer.distributed import Workers
 from components.trainer.loop import Budget, TrainingDiverged, train_policy
 from components.trainer.objective import Objective, PolicyLoss
 from components.trainer.rewards import GroupReward, HitReward
@@ -51,7 +52,6 @@ def phase(
         "catalog": ALL_ITEMS,
         "listed": ALL_ITEMS,
         "seed": 5,
-        "rank": 0,
         **kwargs,
     }
     return RolloutPhase(policy, settings=settings, method=method, **arguments)  # type: ignore[arg-type]
@@ -144,7 +144,7 @@ def test_a_hallucinated_rollout_is_never_scored() -> None:
     free = SETTINGS.model_copy(update={"constrained": False, "r_invalid": -1.0})
     reward = GroupReward(recording_reward, "ranker", free.r_invalid)
     _, stats = phase(new_policy(), "mix", free, catalog=listed, listed=listed, reward=reward)(
-        sequences(), np.arange(8), step=0, samples=8, world=1
+        sequences(), np.arange(8), step=0, workers=CPU
     )
 
     scored = np.concatenate(seen)
@@ -154,10 +154,28 @@ def test_a_hallucinated_rollout_is_never_scored() -> None:
     assert hallucinated > 0 and len(rollout_items) == 8 * 4 - hallucinated
 
 
+def test_two_workers_draw_the_rollouts_one_worker_draws_for_the_whole_batch() -> None:
+    # Fixed thresholds: the quantile ones pool across a real process group (test_distributed).
+    fixed = SETTINGS.model_copy(update={"tau_prob_quantile": None})
+    rollouts = phase(new_policy(), "adagrpo", fixed)
+    alone, _ = rollouts(sequences(), np.arange(8), step=3, workers=CPU)
+    shares = [
+        rollouts(sequences(), np.arange(8), step=3, workers=Workers(rank, 2, CPU.device))[0]
+        for rank in (0, 1)
+    ]
+    for rank, share in enumerate(shares):
+        assert torch.equal(share.items, alone.items[rank::2])
+        assert torch.equal(share.gate, alone.gate[rank::2])
+        torch.testing.assert_close(share.advantages, alone.advantages[rank::2])
+        assert share.scale == 2 * alone.scale == 2 / 8  # DDP's average makes it the batch mean
+    later, _ = rollouts(sequences(), np.arange(8), step=4, workers=CPU)
+    assert not torch.equal(later.items, alone.items)  # each step its own noise
+
+
 def test_constrained_rollouts_stay_in_the_trie() -> None:
     listed = SidTrie(CODES[:3], torch.tensor([0, 1, 2]), (4, 4))
     rollouts, stats = phase(new_policy(), "mix", catalog=ALL_ITEMS, listed=listed)(
-        sequences(), np.arange(8), step=0, samples=8, world=1
+        sequences(), np.arange(8), step=0, workers=CPU
     )
     assert listed.contains(rollouts.items).all() and stats["hallucination"][0].item() == 0
 
@@ -167,7 +185,7 @@ def test_hallucinated_beams_are_dropped_from_their_group() -> None:
     listed = SidTrie(odd, 4 * odd[:, 0] + odd[:, 1], (4, 4))
     free = SETTINGS.model_copy(update={"constrained": False, "rollout": "beam", "r_invalid": -1.0})
     rollouts, stats = phase(new_policy(), "mix", free, catalog=listed, listed=listed)(
-        sequences(), np.arange(8), step=0, samples=8, world=1
+        sequences(), np.arange(8), step=0, workers=CPU
     )
     hallucinated = ~listed.contains(rollouts.items)
     assert hallucinated.any() and (~hallucinated).any()
