@@ -281,6 +281,14 @@ class TrainConfig(Section):
     checkpoint_every: int = Field(500, ge=1, description="Steps; the last step always saves")
     log_every: int = Field(50, ge=1, description="Steps between progress lines")
     seed: int = 0
+    shuffle_window: int = Field(
+        1_048_576,
+        ge=1,
+        le=1_000_000_000,
+        description="Training sequences held in memory at once: the split streams through "
+        "windows of about this many (at least batch_size x 64), each shuffled within; a split "
+        "that fits in one is shuffled whole",
+    )
     device: str = Field("auto", description="auto (cuda when present), cpu, cuda, cuda:1, ...")
 
     @field_validator("method")

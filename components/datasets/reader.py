@@ -10,6 +10,7 @@ dataset.catalog            # Arrow: item_id, sid, listed (every item the SID map
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
@@ -41,13 +42,22 @@ class SidDataset:
 
     def split(self, name: str) -> pa.Table:
         """The examples of ``name`` (train, valid or test), read from the manifest's files."""
+        return pa.concat_tables(self._storage.read_parquet(key) for key in self._files(name))
+
+    def stream(self, name: str) -> Iterator[Iterator[pa.RecordBatch]]:
+        """The examples of ``name`` file by file, each file as record batches in its order
+        (rows sorted by user, a user in one file): what training folds as it streams."""
+        for key in self._files(name):
+            yield self._storage.iter_parquet(key)
+
+    def _files(self, name: str) -> list[str]:
         if name not in SPLITS:
             raise ValueError(f"unknown split {name!r}; expected one of {', '.join(SPLITS)}")
         target = layout.partition(layout.DATASETS, self.ds)
         files = [path for path in self.manifest["files"] if path.startswith(f"{name}/")]
         if not files:
             raise BadInput(f"{self._storage.uri(target)} has no {name} files")
-        return pa.concat_tables(self._storage.read_parquet(f"{target}/{path}") for path in files)
+        return [f"{target}/{path}" for path in files]
 
 
 def open_dataset(storage: Storage, ds: date) -> SidDataset:

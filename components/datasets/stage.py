@@ -159,10 +159,12 @@ def _sql_args(config: PipelineConfig, ds: date) -> dict[str, Any]:
 
 
 def _write_splits(examples: DataFrame, storage: Storage, staging: str, shards: int) -> None:
-    # Sorted shards: the same input gives the same rows in the same order.
+    # Sorted shards: the same input gives the same rows in the same order, and a user's examples
+    # lie together in one file, as the trainer folds them while it streams. The split leads the
+    # order because the partitioned writer sorts by it: an order it already has is kept.
     (
         examples.repartition(shards, "user_id")
-        .sortWithinPartitions("user_id", "target_index")
+        .sortWithinPartitions("split", "user_id", "target_index")
         .write.mode("overwrite")
         .partitionBy("split")
         .parquet(storage.uri(staging))

@@ -5,8 +5,8 @@ checkpoint every N steps and an exact resume from the newest one. What a step mi
 
 Resume is exact because everything a step depends on is restored or derived: the weights (and
 their average), AdamW's moments, the scheduler, every worker's RNG (dropout), the data position,
-whose batches are a function of ``(seed, epoch)`` only, and the rollouts, drawn from noise
-seeded by ``(seed, step)``.
+whose batches are a function of ``(seed, epoch)`` only (``stream.py``), and the rollouts, drawn
+from noise seeded by ``(seed, step)``.
 
 Under DDP every worker takes its share of each batch. The loss is normalised by the whole
 batch and the rollouts' noise is made for the whole batch, so a run on W workers follows the
@@ -21,6 +21,7 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
 import torch
 import torch.distributed as dist
 from torch.nn.parallel import DistributedDataParallel
@@ -34,7 +35,7 @@ from components.trainer.distributed import Workers
 from components.trainer.objective import Objective
 from components.trainer.rl import Stats
 from components.trainer.schedule import capped_warmup, warmup_cosine
-from components.trainer.sequences import Sequences
+from components.trainer.stream import SequenceStream
 
 log = logging.getLogger(__name__)
 
@@ -51,8 +52,8 @@ class Budget:
     ema_decay: float  # of the moving average the checkpoints publish; 0 for the trained weights
 
     @classmethod
-    def supervised(cls, settings: TrainConfig, sequences: Sequences) -> Budget:
-        steps = settings.epochs * sequences.batches_per_epoch(settings.batch_size)
+    def supervised(cls, settings: TrainConfig, sequences: SequenceStream) -> Budget:
+        steps = settings.epochs * sequences.batches_per_epoch
         return cls(
             steps,
             settings.batch_size,
@@ -80,7 +81,7 @@ class TrainingDiverged(BadInput):
 
 def train_policy(
     policy: Policy,
-    sequences: Sequences,
+    sequences: SequenceStream,
     settings: TrainConfig,
     budget: Budget,
     objective: Objective,
@@ -88,7 +89,12 @@ def train_policy(
     workers: Workers,
 ) -> TrainingState:
     """Train ``policy`` on ``objective`` for ``budget`` (resuming from ``run``'s newest
-    checkpoint) and return the final state."""
+    checkpoint) and return the final state; ``sequences`` are spooled for the budget's batch
+    size."""
+    if sequences.batch_size != budget.batch_size:
+        raise ValueError(
+            f"sequences spooled for batches of {sequences.batch_size}, not {budget.batch_size}"
+        )
     policy.to(workers.device).train()
     model: torch.nn.Module = objective.module
     if workers.world > 1:
@@ -98,7 +104,7 @@ def train_policy(
             model, device_ids=device_ids, find_unused_parameters=objective.rollouts is not None
         )
     optimizer = adamw(policy, settings, budget.learning_rate)
-    per_epoch = sequences.batches_per_epoch(budget.batch_size)
+    per_epoch = sequences.batches_per_epoch
     warmup = capped_warmup(budget.warmup_steps, budget.steps, settings.warmup_max_share)
     schedule = warmup_cosine(warmup, budget.steps, settings.min_lr_ratio)
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, schedule)
@@ -108,14 +114,15 @@ def train_policy(
     use_bf16 = workers.device.type == "cuda"
     meter = _Meter(state.step, budget.steps, per_epoch, sequences.tokens_per_item)
     while state.step < budget.steps:
-        batches = sequences.epoch_batches(state.epoch, settings.seed, budget.batch_size)
-        for number in range(state.batch, len(batches)):
+        batches = sequences.epoch(state.epoch, settings.seed, start=state.batch)
+        for number, sequences_of_batch in enumerate(batches, start=state.batch):
             step = state.step + 1
             save = step % budget.checkpoint_every == 0 or step == budget.steps
             # Every checkpoint ends with a progress line, so it records its own loss and epoch.
             logged = step % settings.log_every == 0 or save
+            whole = np.arange(len(sequences_of_batch))
             batch, prepared = objective.batch(
-                sequences, batches[number], state.step, workers, measure=logged
+                sequences_of_batch, whole, state.step, workers, measure=logged
             )
             with torch.autocast(workers.device.type, dtype=torch.bfloat16, enabled=use_bf16):
                 loss, stats = model(batch)
@@ -131,10 +138,10 @@ def train_policy(
             scheduler.step()
             if average is not None:
                 average.update_parameters(policy)
-            done = number + 1 == len(batches)
+            done = number + 1 == per_epoch
             state = TrainingState(state.step + 1, state.epoch + done, 0 if done else number + 1,
                                   state.metrics)  # fmt: skip
-            meter.add({**prepared, **stats}, grad_norm.detach(), len(batches[number]))
+            meter.add({**prepared, **stats}, grad_norm.detach(), len(whole))
             if logged:
                 record = meter.flush(state.step, float(scheduler.get_last_lr()[0]), workers)
                 state.metrics.append(record)

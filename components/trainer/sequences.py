@@ -7,8 +7,10 @@ taken as ``history + target``. In a sequence every item but the first is a targe
 sequences cover each training target once, each with up to ``H`` items of context, at about a
 sixth of the tokens of feeding the examples one by one (Amazon Beauty: 131k examples, 22k users).
 
-Batches are shuffled per epoch from ``(seed, epoch)`` alone, and sequences of similar length are
-grouped to avoid padding, so a resumed run sees exactly the batches the killed run would have.
+Sequences are shuffled into batches from a seeded generator, and sequences of similar length are
+grouped to avoid padding (``shuffled_batches``); ``stream.py`` holds a split's sequences a window
+at a time and seeds each window's shuffle, so that a resumed run sees exactly the batches the
+killed run would have.
 """
 
 from __future__ import annotations
@@ -40,12 +42,20 @@ class Sequences:
     def targets(self) -> int:
         return int(self.items.sum()) - len(self)
 
-    def batches_per_epoch(self, batch_size: int) -> int:
-        return -(-len(self) // batch_size)
+    def take(self, index: np.ndarray) -> Sequences:
+        """The sequences at ``index``, in that order."""
+        rows = torch.from_numpy(index)
+        return Sequences(
+            self.codes[rows],
+            self.items[rows],
+            self.tokens_per_item,
+            self.users[rows],
+            self.last_items[rows],
+        )
 
-    def epoch_batches(self, epoch: int, seed: int, batch_size: int) -> list[np.ndarray]:
-        """The epoch's batches of sequence indices, in order; a function of its arguments only."""
-        rng = np.random.default_rng([seed, epoch])
+    def shuffled_batches(self, rng: np.random.Generator, batch_size: int) -> list[np.ndarray]:
+        """All sequences as batches of indices, in order: shuffled, grouped by length within
+        windows of ``SORT_WINDOW`` batches, the batches shuffled; a function of ``rng``'s state."""
         order = rng.permutation(len(self))
         window = batch_size * SORT_WINDOW
         batches: list[np.ndarray] = []
@@ -120,4 +130,15 @@ def fold_examples(examples: pa.Table, tokens_per_item: int, max_history: int) ->
         last_items=torch.from_numpy(
             examples.column("target_item_id").take(keep).to_numpy().astype(np.int64)
         ),
+    )
+
+
+def concat_sequences(parts: list[Sequences]) -> Sequences:
+    """The sequences of ``parts``, in order (all folded with the same tokens per item)."""
+    return Sequences(
+        torch.cat([part.codes for part in parts]),
+        torch.cat([part.items for part in parts]),
+        parts[0].tokens_per_item,
+        torch.cat([part.users for part in parts]),
+        torch.cat([part.last_items for part in parts]),
     )

@@ -10,9 +10,12 @@ rerun.
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import tempfile
 import time
 from datetime import date
+from pathlib import Path
 from typing import Any
 
 import torch
@@ -31,7 +34,7 @@ from components.trainer.loop import Budget, train_policy
 from components.trainer.objective import Objective, PolicyLoss
 from components.trainer.rewards import make_reward, needs_ranker
 from components.trainer.rl import RolloutPhase
-from components.trainer.sequences import fold_examples
+from components.trainer.stream import SequenceStream, fold_stream
 
 log = logging.getLogger(__name__)
 
@@ -50,7 +53,8 @@ def train(
     row = training_method(settings.method)
     reinforced = row.reinforced or init is not None
     workers = Workers.start(settings.device)
-    try:
+    with contextlib.ExitStack() as stack:
+        stack.callback(workers.stop)
         dataset = open_dataset(storage, ds)
         key = run_key(settings.method, config.rl, settings.seed, reinforced)
         run = PolicyRun(storage, ds, key)
@@ -76,12 +80,19 @@ def train(
             _prepare(run, attempt, spec, restart)
         workers.barrier()
 
-        sequences = fold_examples(
-            dataset.split("train"), policy_config.tokens_per_item, dataset.max_history
+        spool = stack.enter_context(tempfile.TemporaryDirectory(prefix="adagrpo-sequences-"))
+        sequences = SequenceStream.write(
+            fold_stream(
+                dataset.stream("train"), policy_config.tokens_per_item, dataset.max_history
+            ),
+            Path(spool),
+            batch_size=(config.rl if start else settings).batch_size,
+            window_sequences=settings.shuffle_window,
         )
         log.info(
-            "training %s on %s: %d sequences holding %d targets, %s x %d worker(s)",
-            key, ds, len(sequences), sequences.targets, workers.device, workers.world,
+            "training %s on %s: %d sequences holding %d targets in %d window(s), %s x %d "
+            "worker(s)", key, ds, len(sequences), sequences.targets, sequences.windows_per_epoch,
+            workers.device, workers.world,
         )  # fmt: skip
         torch.manual_seed(settings.seed)  # the same initial weights on every worker
         policy = start.load().train() if start else Policy(policy_config)
@@ -109,8 +120,6 @@ def train(
             run.promote(attempt, summary)
         workers.barrier()
         return run.manifest()
-    finally:
-        workers.stop()
 
 
 def _scorer(config: PipelineConfig, storage: Storage, ds: date) -> RankerScorer | None:

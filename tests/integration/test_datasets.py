@@ -131,6 +131,16 @@ def test_end_to_end_on_a_tiny_shop(own_shop: PipelineConfig) -> None:
     assert set(test.column("target_item_id").to_pylist()) <= set(
         catalog.column("item_id").to_pylist()
     )
+    # Each file sorted by user and target, a user in one file: the trainer folds as it streams.
+    users_of_files = []
+    for key in storage.list_keys(f"{layout.partition(layout.DATASETS, DS)}/train/"):
+        rows = storage.read_parquet(key, columns=["user_id", "target_index"])
+        order = list(
+            zip(*(rows.column(name).to_pylist() for name in rows.column_names), strict=True)
+        )
+        assert order == sorted(order), key
+        users_of_files.append(set(rows.column("user_id").to_pylist()))
+    assert sum(map(len, users_of_files)) == len(set().union(*users_of_files))
 
     # Deterministic: a rebuild publishes the same bytes.
     published = published_files(storage, layout.partition(layout.DATASETS, DS))

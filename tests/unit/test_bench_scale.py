@@ -6,6 +6,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
+import pyarrow.parquet as pq
 import pytest
 
 from benchmarks.processes import measured_run
@@ -47,3 +48,17 @@ def test_linear_time_has_growth_exponent_one_and_fixed_time_zero() -> None:
         "extract": 1.0, "validate": 1.0, "features": 1.0, "build-dataset": 0.0
     }  # fmt: skip
     assert growth_exponents({"10M": measured["10M"]}) == dict.fromkeys(STAGES)
+
+
+def test_both_training_input_readers_read_every_sequence_of_the_synthetic_split(
+    tmp_path: Path,
+) -> None:
+    from benchmarks import training_input
+
+    examples = training_input.write_split(tmp_path, users=300)
+    assert examples == sum(
+        pq.ParquetFile(path).metadata.num_rows for path in tmp_path.glob("*.parquet")
+    )
+    in_memory = training_input.read_one_epoch(tmp_path, "in-memory", window=100)
+    streamed = training_input.read_one_epoch(tmp_path, "streamed", window=100)
+    assert in_memory["sequences"] == streamed["sequences"] >= 300  # a sequence a user at least

@@ -24,7 +24,14 @@ from components.trainer.objective import Objective, PolicyLoss
 from components.trainer.rewards import GroupReward, HitReward
 from components.trainer.rl import RolloutPhase, StepBatch
 from components.trainer.sequences import Sequences
-from tests.unit.test_trainer import CPU, DS, POLICY, assert_same_weights, patterned_sequences
+from tests.unit.test_trainer import (
+    CPU,
+    DS,
+    POLICY,
+    assert_same_weights,
+    patterned_sequences,
+    spooled,
+)
 
 CODES = torch.tensor([[a, b] for a in range(4) for b in range(4)])
 ALL_ITEMS = SidTrie(CODES, 4 * CODES[:, 0] + CODES[:, 1], (4, 4))  # item id = 4a + b
@@ -238,7 +245,8 @@ def rl_train(
     )
     run = PolicyRun(LocalStorage(root), DS, f"method={method}")
     sft = train_config(ema_decay=sft_ema)
-    train_policy(policy, sequences(), sft, Budget.reinforced(settings), objective, run, CPU)
+    stream = spooled(sequences(), root / "spool", settings.batch_size)
+    train_policy(policy, stream, sft, Budget.reinforced(settings), objective, run, CPU)
     return policy
 
 
@@ -283,8 +291,9 @@ def test_the_reference_never_changes(tmp_path: Path) -> None:
         phase(policy, "mix", settings, reference=reference),
     )
     run = PolicyRun(LocalStorage(tmp_path), DS, "method=mix")
+    stream = spooled(sequences(), tmp_path / "spool", settings.batch_size)
     state = train_policy(
-        policy, sequences(), train_config(), Budget.reinforced(settings), objective, run, CPU
+        policy, stream, train_config(), Budget.reinforced(settings), objective, run, CPU
     )
 
     assert all(record["kl"] > 0 for record in state.metrics[1:])
@@ -305,7 +314,8 @@ def test_a_nan_loss_stops_the_run_naming_the_step(tmp_path: Path) -> None:
     objective = _Exploding(PolicyLoss(policy, "nll", SETTINGS, None))
     run = PolicyRun(LocalStorage(tmp_path), DS, "method=nll")
 
+    stream = spooled(sequences(), tmp_path / "spool", SETTINGS.batch_size)
     with pytest.raises(TrainingDiverged, match=r"^step 3: the loss is nan"):
         train_policy(
-            policy, sequences(), train_config(), Budget.reinforced(SETTINGS), objective, run, CPU
+            policy, stream, train_config(), Budget.reinforced(SETTINGS), objective, run, CPU
         )

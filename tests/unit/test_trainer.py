@@ -37,6 +37,7 @@ from components.trainer.loop import Budget, adamw, train_policy
 from components.trainer.objective import NextItemNLL, Objective
 from components.trainer.schedule import capped_warmup, warmup_cosine
 from components.trainer.sequences import Sequences, fold_examples
+from components.trainer.stream import SequenceStream
 
 DS = date(2026, 11, 3)
 CPU = Workers(0, 1, torch.device("cpu"))
@@ -168,25 +169,19 @@ def random_sequences(count: int, seed: int = 0, tokens_per_item: int = 2) -> Seq
     return Sequences(codes, items, tokens_per_item, torch.arange(count), torch.arange(count))
 
 
-@pytest.mark.parametrize(("count", "batch_size"), [(50, 4), (300, 2)], ids=["one window", "many"])
-def test_epoch_batches_are_a_shuffle_determined_by_seed_and_epoch(
-    count: int, batch_size: int
-) -> None:
-    sequences = random_sequences(count)
+def test_a_window_s_batches_are_a_shuffle_of_all_its_sequences_determined_by_the_rng() -> None:
+    sequences = random_sequences(300)
 
-    first = sequences.epoch_batches(epoch=0, seed=7, batch_size=batch_size)
-    again = sequences.epoch_batches(epoch=0, seed=7, batch_size=batch_size)
+    first = sequences.shuffled_batches(np.random.default_rng([7, 0]), batch_size=2)
+    again = sequences.shuffled_batches(np.random.default_rng([7, 0]), batch_size=2)
     assert [b.tolist() for b in first] == [b.tolist() for b in again]
-    for epoch, seed in ((1, 7), (0, 8)):
-        other = sequences.epoch_batches(epoch=epoch, seed=seed, batch_size=batch_size)
-        assert [b.tolist() for b in other] != [b.tolist() for b in first]
-    for epoch in range(3):
-        batches = sequences.epoch_batches(epoch=epoch, seed=7, batch_size=batch_size)
-        assert (
-            len(batches) == sequences.batches_per_epoch(batch_size) == math.ceil(count / batch_size)
-        )
-        assert all(1 <= len(b) <= batch_size for b in batches)
-        assert sorted(np.concatenate(batches).tolist()) == list(range(count))
+    other = sequences.shuffled_batches(np.random.default_rng([7, 1]), batch_size=2)
+    assert [b.tolist() for b in other] != [b.tolist() for b in first]
+    assert len(first) == 150 and all(len(b) == 2 for b in first)
+    assert sorted(np.concatenate(first).tolist()) == list(range(300))
+    # Grouped by length within windows of SORT_WINDOW batches: few lengths per batch.
+    spread = [np.ptp(sequences.items.numpy()[b]) for b in first]
+    assert np.mean(spread) < 1
 
 
 def test_warmup_cosine_shape() -> None:
@@ -352,11 +347,24 @@ def patterned_sequences(count: int = 48, seed: int = 0) -> Sequences:
     return Sequences(codes, items, 2, torch.arange(count), torch.arange(count))
 
 
-def train(root: Path, seed: int = 0, **update: object) -> tuple[Policy, TrainingState, PolicyRun]:
+def spooled(
+    sequences: Sequences, folder: Path, batch_size: int, window_sequences: int | None = None
+) -> SequenceStream:
+    """``sequences`` as the trainer streams them: chunks of one batch each, so that a small
+    ``window_sequences`` makes several windows; by default one window holds them all."""
+    folder.mkdir(parents=True, exist_ok=True)
+    window = window_sequences or len(sequences)
+    return SequenceStream.write([sequences], folder, batch_size, window, chunk_batches=1)
+
+
+def train(
+    root: Path, seed: int = 0, window: int | None = None, **update: object
+) -> tuple[Policy, TrainingState, PolicyRun]:
     torch.manual_seed(seed)
     policy = Policy(POLICY)
     run = PolicyRun(LocalStorage(root), DS, SFT_KEY)
-    sequences, chosen = patterned_sequences(), settings(**update)
+    chosen = settings(**update)
+    sequences = spooled(patterned_sequences(), root / "spool", chosen.batch_size, window)
     budget = Budget.supervised(chosen, sequences)
     state = train_policy(policy, sequences, chosen, budget, Objective.supervised(policy), run, CPU)
     return policy, state, run
@@ -381,11 +389,15 @@ def test_training_lowers_the_loss(tmp_path: Path) -> None:
     assert state.metrics[-1]["lr"] == pytest.approx(2e-2 * settings().min_lr_ratio)
 
 
-@pytest.mark.parametrize("ema_decay", [0.0, 0.9])
+@pytest.mark.parametrize(
+    ("ema_decay", "window"), [(0.0, None), (0.9, None), (0.0, 16)], ids=["", "ema", "streamed"]
+)
 def test_resume_from_a_checkpoint_is_exact(
-    tmp_path: Path, caplog: pytest.LogCaptureFixture, ema_decay: float
+    tmp_path: Path, caplog: pytest.LogCaptureFixture, ema_decay: float, window: int | None
 ) -> None:
-    uninterrupted, state, run = train(tmp_path / "a", ema_decay=ema_decay)
+    # window 16: the 48 sequences stream through 3 windows of 2 one-batch chunks; step 10 is
+    # the 4th batch of the second epoch, in its second window.
+    uninterrupted, state, run = train(tmp_path / "a", ema_decay=ema_decay, window=window)
     # The run "killed" after step 10: only the checkpoints up to it survive.
     checkpoints = Path(run.prefix, "checkpoints")
     shutil.copytree(tmp_path / "a" / checkpoints, tmp_path / "b" / checkpoints)
@@ -394,7 +406,9 @@ def test_resume_from_a_checkpoint_is_exact(
 
     with caplog.at_level(logging.INFO, logger=loop.__name__):
         # Another seed: the initial weights and the RNG must all come from the checkpoint.
-        resumed, resumed_state, resumed_run = train(tmp_path / "b", seed=99, ema_decay=ema_decay)
+        resumed, resumed_state, resumed_run = train(
+            tmp_path / "b", seed=99, window=window, ema_decay=ema_decay
+        )
 
     assert "resuming from" in caplog.text and "step-000000010" in caplog.text
     assert resumed_state.step == state.step
