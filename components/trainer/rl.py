@@ -4,10 +4,9 @@
    the history before it), G rollouts from the policy in eval mode, drawn from noise seeded by
    (seed, step) for the whole batch and split with it, so that a resumed run draws the same
    ones, and so does a run on any number of workers (beam rollouts are deterministic); each
-   rollout mapped to its item or marked hallucinated (a hallucinated beam
-   is dropped from its group, a hallucinated sample earns ``r_invalid``); rewards in one
-   batched call; group advantages; the two diagnostics and the gate; the reference's log-probs
-   when the KL is on.
+   rollout mapped to its item or marked hallucinated (a hallucinated beam is dropped from its
+   group, a hallucinated sample earns ``r_invalid``); rewards in one batched call; group
+   advantages; the two diagnostics and the gate; the reference's log-probs when the KL is on.
 2. ``objective.PolicyLoss`` (the module DDP wraps): the NLL anchor and, for the admitted
    samples only, the clipped GRPO surrogate from one teacher-forced pass over their rollouts,
    under the sampler's temperature and trie so that the ratio is exact.
