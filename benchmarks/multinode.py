@@ -34,6 +34,8 @@ from typing import IO, Any
 from safetensors.torch import load_file
 
 from benchmarks.run import write_result
+from components.core.config import load_config
+from components.core.layout import SFT_KEY, run_key
 from components.core.partitions import MANIFEST
 from components.orchestration.rendezvous import NODE_INDEX, rendezvous_environment
 from components.trainer.checkpoints import MODEL_FILE
@@ -150,14 +152,17 @@ def main(argv: list[str] | None = None) -> int:
     rl = [*sft, f"rl.steps={args.rl_steps}", "rl.rollout=sample"]
     results: dict[str, Any] = {"settings": {"sft": sft, "rl": rl, "ds": args.ds}}
 
-    sft_run = Path("models/policy") / f"dt={args.ds}" / "method=nll"
+    runs = Path("models/policy") / f"dt={args.ds}"
+    sft_run = runs / SFT_KEY
     results["sft"] = _both_ways(one, two, common, sft, sft_run)
     log.info("SFT: %s", results["sft"])
     evaluation = ["--ds", args.ds, "--config", str(args.config), "--set", "evaluate.max_users=200"]
     _call(["evaluate", "--root", str(one), *evaluation])
     shutil.rmtree(two / sft_run)
     shutil.copytree(one / sft_run, two / sft_run)  # AdaGRPO starts from one checkpoint
-    results["adagrpo"] = _both_ways(one, two, [*common, "--method", "adagrpo"], rl, None)
+    recipe = load_config(args.config, overrides=rl, environ={})
+    adagrpo_run = runs / run_key("adagrpo", recipe.rl, recipe.train.seed, from_init=True)
+    results["adagrpo"] = _both_ways(one, two, [*common, "--method", "adagrpo"], rl, adagrpo_run)
     log.info("AdaGRPO: %s", results["adagrpo"])
     write_result("multinode", results, time.perf_counter() - started)
     return 0
@@ -175,20 +180,18 @@ def _fresh_copies(root: Path) -> tuple[Path, Path]:
 
 
 def _both_ways(
-    one: Path, two: Path, common: list[str], settings: list[str], run: Path | None
+    one: Path, two: Path, common: list[str], settings: list[str], run: Path
 ) -> dict[str, Any]:
     """Train in ``one`` as one process (two threads) and in ``two`` as two one-thread "nodes";
-    the times and the largest weight difference of the final checkpoints of ``run`` (the
-    newest run when None)."""
+    the times and the largest weight difference of the final checkpoints of ``run``."""
     overrides = [arg for setting in settings for arg in ("--set", setting)]
     arguments = ["train", *common, *overrides]
     one_s = _timed_call([*arguments, "--root", str(one)])
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     two_s = train_on_nodes([*arguments, "--root", str(two)], 2, env, timeout_s=6 * 3600)
-    key = run or _newest_run(one)
-    first, second = (final_weights(root / key) for root in (one, two))
+    first, second = (final_weights(root / run) for root in (one, two))
     return {
-        "run": str(key),
+        "run": str(run),
         "one_process_s": round(one_s, 1),
         "two_nodes_s": round(two_s, 1),
         "two_nodes_x": round(one_s / two_s, 2),
@@ -204,12 +207,6 @@ def _timed_call(arguments: list[str]) -> float:
 
 def _call(arguments: list[str]) -> None:
     subprocess.run([sys.executable, "-m", "components.cli", *arguments], cwd=REPO, check=True)
-
-
-def _newest_run(root: Path) -> Path:
-    runs = [p for p in root.glob("models/policy/dt=*/method=*") if (p / MANIFEST).exists()]
-    newest = max(runs, key=lambda p: (p / MANIFEST).stat().st_mtime)
-    return newest.relative_to(root)
 
 
 if __name__ == "__main__":

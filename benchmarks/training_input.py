@@ -22,6 +22,7 @@ import logging
 import sys
 import tempfile
 import time
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -31,7 +32,8 @@ import pyarrow.parquet as pq
 
 from benchmarks.processes import measured_run
 from benchmarks.run import write_result
-from components.trainer.sequences import fold_examples
+from components.core.storage import LocalStorage
+from components.trainer.sequences import Sequences, fold_examples
 from components.trainer.stream import SequenceStream, fold_stream
 
 log = logging.getLogger("bench-training-input")
@@ -74,17 +76,21 @@ def read_one_epoch(split: Path, reader: str, window: int) -> dict[str, Any]:
             sequences = fold_examples(table, TOKENS_PER_ITEM, MAX_HISTORY)
             del table
             folded = time.perf_counter()
-            batches = sequences.shuffled_batches(np.random.default_rng([0, 0]), BATCH_SIZE)
-            count = sum(len(sequences.take(index)) for index in batches)
+            rng = np.random.default_rng([0, 0])
+            count = _consume(
+                (sequences, index) for index in sequences.shuffled_batches(rng, BATCH_SIZE)
+            )
         else:
+            storage = LocalStorage(split)
+            examples = [storage.iter_parquet(path.name) for path in files]
             stream = SequenceStream.write(
-                fold_stream([_batches(path) for path in files], TOKENS_PER_ITEM, MAX_HISTORY),
+                fold_stream(examples, TOKENS_PER_ITEM, MAX_HISTORY),
                 Path(spool),
                 BATCH_SIZE,
                 window,
             )
             folded = time.perf_counter()
-            count = sum(len(batch) for batch in stream.epoch(0, seed=0))
+            count = _consume(stream.epoch(0, seed=0))
     read = time.perf_counter()
     return {
         "sequences": count,
@@ -94,9 +100,13 @@ def read_one_epoch(split: Path, reader: str, window: int) -> dict[str, Any]:
     }
 
 
-def _batches(path: Path) -> Any:
-    with pq.ParquetFile(path, memory_map=True) as parquet:
-        yield from parquet.iter_batches(batch_size=65_536)
+def _consume(batches: Iterable[tuple[Sequences, np.ndarray]]) -> int:
+    """Gather every batch's codes as a training step does; the sequences seen."""
+    count = 0
+    for sequences, index in batches:
+        sequences.batch(index)
+        count += len(index)
+    return count
 
 
 def write_split(folder: Path, users: int) -> int:

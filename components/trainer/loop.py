@@ -21,7 +21,6 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-import numpy as np
 import torch
 import torch.distributed as dist
 from torch.nn.parallel import DistributedDataParallel
@@ -115,15 +114,12 @@ def train_policy(
     meter = _Meter(state.step, budget.steps, per_epoch, sequences.tokens_per_item)
     while state.step < budget.steps:
         batches = sequences.epoch(state.epoch, settings.seed, start=state.batch)
-        for number, sequences_of_batch in enumerate(batches, start=state.batch):
+        for number, (window, index) in enumerate(batches, start=state.batch):
             step = state.step + 1
             save = step % budget.checkpoint_every == 0 or step == budget.steps
             # Every checkpoint ends with a progress line, so it records its own loss and epoch.
             logged = step % settings.log_every == 0 or save
-            whole = np.arange(len(sequences_of_batch))
-            batch, prepared = objective.batch(
-                sequences_of_batch, whole, state.step, workers, measure=logged
-            )
+            batch, prepared = objective.batch(window, index, state.step, workers, measure=logged)
             with torch.autocast(workers.device.type, dtype=torch.bfloat16, enabled=use_bf16):
                 loss, stats = model(batch)
             if not torch.isfinite(loss):
@@ -141,7 +137,7 @@ def train_policy(
             done = number + 1 == per_epoch
             state = TrainingState(state.step + 1, state.epoch + done, 0 if done else number + 1,
                                   state.metrics)  # fmt: skip
-            meter.add({**prepared, **stats}, grad_norm.detach(), len(whole))
+            meter.add({**prepared, **stats}, grad_norm.detach(), len(index))
             if logged:
                 record = meter.flush(state.step, float(scheduler.get_last_lr()[0]), workers)
                 state.metrics.append(record)

@@ -100,14 +100,17 @@ class SequenceStream:
         counts: list[int] = []
         targets, tokens_per_item = 0, 0
         held: list[Sequences] = []
+        held_count = 0
         for part in parts:
             held.append(part)
+            held_count += len(part)
             targets, tokens_per_item = targets + part.targets, part.tokens_per_item
-            while sum(map(len, held)) >= chunk:
+            while held_count >= chunk:
                 pending = concat_sequences(held)
                 counts.append(_save(folder, len(counts), pending.take(np.arange(chunk))))
                 held = [pending.take(np.arange(chunk, len(pending)))]
-        if any(map(len, held)):
+                held_count -= chunk
+        if held_count:
             counts.append(_save(folder, len(counts), concat_sequences(held)))
         if not counts:
             raise BadInput("no training examples to fold into sequences")
@@ -125,8 +128,11 @@ class SequenceStream:
     def windows_per_epoch(self) -> int:
         return math.ceil(len(self.counts) / self.window_chunks)
 
-    def epoch(self, epoch: int, seed: int, start: int = 0) -> Iterator[Sequences]:
-        """The batches of ``epoch`` in order, from its batch number ``start`` on."""
+    def epoch(
+        self, epoch: int, seed: int, start: int = 0
+    ) -> Iterator[tuple[Sequences, np.ndarray]]:
+        """The batches of ``epoch`` in order, from its batch number ``start`` on: each as the
+        window that holds it and the batch's indices in that window."""
         order = np.random.default_rng([seed, epoch]).permutation(len(self.counts))
         done = 0
         for number in range(self.windows_per_epoch):
@@ -137,7 +143,7 @@ class SequenceStream:
                 rng = np.random.default_rng([seed, epoch, number])
                 batches = sequences.shuffled_batches(rng, self.batch_size)
                 for index in batches[max(0, start - done) :]:
-                    yield sequences.take(index)
+                    yield sequences, index
             done += size
 
     def _load(self, chunk: int) -> Sequences:

@@ -70,7 +70,9 @@ def spool(tmp_path: Path, count: int, batch_size: int, window: int) -> SequenceS
 def epoch_rows(stream_: SequenceStream, epoch: int, start: int = 0) -> list[list[int]]:
     """Each batch of the epoch as the users of its sequences (``random_sequences`` numbers
     users 0, 1, ...)."""
-    return [batch.users.tolist() for batch in stream_.epoch(epoch, seed=7, start=start)]
+    return [
+        window.users[index].tolist() for window, index in stream_.epoch(epoch, seed=7, start=start)
+    ]
 
 
 def test_every_epoch_is_every_sequence_once_in_the_same_number_of_batches(tmp_path: Path) -> None:
@@ -135,7 +137,8 @@ def test_chunks_keep_codes_as_int32_and_give_them_back_as_int64(tmp_path: Path) 
     assert sorted(p.name for p in tmp_path.iterdir()) == [
         stream._chunk_name(chunk) for chunk in range(3)
     ]
-    [batch] = list(spooled.epoch(0, seed=0))[:1]
+    [(window, index)] = list(spooled.epoch(0, seed=0))[:1]
+    batch = window.take(index)
     assert batch.codes.dtype == torch.int64
     order = batch.users.numpy()
     assert torch.equal(batch.codes, sequences.codes[torch.from_numpy(order)])
