@@ -177,12 +177,24 @@ class FeatureConfig(Section):
         (7, 30), min_length=1, description="Aggregation windows in days, all different"
     )
     training_days: int = Field(7, ge=1, description="Days of exposures that become ranker rows")
+    rows_engine: Literal["spark", "feast"] = Field(
+        "spark",
+        description="What joins the ranker rows with their features: Spark, in memory that "
+        "does not grow with the day, or Feast's get_historical_features, which needs no Spark "
+        "(the same rows)",
+    )
     join_rows: int = Field(
         1_000_000,
         ge=1,
         le=50_000_000,
-        description="Exposures joined with Feast's point-in-time features at a time (each "
-        "chunk is one part of the day's file)",
+        description="With rows_engine=feast: exposures joined at a time (each chunk is one "
+        "part of the day's file)",
+    )
+    online_batch_rows: int = Field(
+        100_000,
+        ge=1,
+        le=10_000_000,
+        description="Entities of the day's snapshot written into the online store at a time",
     )
 
     @field_validator("windows_days")

@@ -63,10 +63,11 @@ def extract(config: PipelineConfig, ds: date, lookback_days: int | None = None) 
 
     with storage.staging("extract") as staging:
         # One file per day, sorted (event_id breaks ties, so a rerun writes the same bytes): cheap
-        # for readers that scan a user's history in time order.
+        # for readers that scan a user's history in time order. The partition column leads:
+        # Spark's partitioned writer sorts by it again unless the order already starts with it.
         (
             curated.repartition("dt")
-            .sortWithinPartitions("user_id", "ts", "event_id")
+            .sortWithinPartitions("dt", "user_id", "ts", "event_id")
             .write.mode("overwrite")
             .partitionBy("dt")
             .parquet(storage.uri(staging))

@@ -16,8 +16,8 @@ def register(subparsers: argparse._SubParsersAction, common: argparse.ArgumentPa
         parents=[common],
         help="Feast user and item features, and the ranker's training rows",
         description="Publish the daily user and item snapshots the run for --ds needs "
-        "(features/offline/), apply the Feast repo, materialize the online store up to the "
-        "end of --ds and publish the ranker's training rows (features/ranker_rows/dt=DS/).",
+        "(features/offline/), apply the Feast repo, load the online store with the snapshot of "
+        "--ds and publish the ranker's training rows (features/ranker_rows/dt=DS/).",
     )
     add_logical_date(parser)
     parser.set_defaults(handler=run)

@@ -47,7 +47,7 @@ def publish_snapshots(
         (
             widen(long, view, windows)
             .repartition("dt")
-            .sortWithinPartitions(view.join_key)  # the same bytes on every rerun
+            .sortWithinPartitions("dt", view.join_key)  # dt first, or the writer re-sorts
             .write.mode("overwrite")
             .partitionBy("dt")
             .parquet(storage.uri(staging))

@@ -3,7 +3,7 @@
 Laid out like a Feast repo (what ``feature_store.yaml`` would hold, then the definitions),
 except that the feature views are built by a function: their sources live under the run's
 storage root and their windows are configured. Last come the stage's three uses of the store:
-open it, apply the definitions, materialize the online store.
+open it, apply the definitions, load the online store.
 
 The offline sources and the registry live under the storage root (``features/``), a local
 folder or S3 alike; Feast reads S3 through boto3 and fsspec, at the endpoint of
@@ -19,9 +19,10 @@ import hashlib
 import logging
 import os
 import tempfile
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -30,10 +31,11 @@ from feast import Entity, FeatureStore, FeatureView, Field, FileSource, RepoConf
 from feast.feast_object import FeastObject
 from feast.types import Float64, Int32, Int64, PrimitiveFeastType, String
 
+from components.core import partitions
 from components.core.config import FeatureConfig
-from components.core.layout import FEATURES_FEAST
+from components.core.layout import FEATURES_FEAST, partition
 from components.core.storage import S3Storage, Storage
-from components.features.schema import EVENT_TIMESTAMP, STATS_VIEWS, StatsView
+from components.features.schema import EVENT_TIMESTAMP, STATS_VIEWS, StatsView, snapshot_time
 
 log = logging.getLogger(__name__)
 
@@ -96,9 +98,11 @@ item = Entity(
 )
 ENTITIES = {entity.name: entity for entity in (user, item)}
 
-# A snapshot holds until the next day's replaces it. An entity left out of the newest snapshot
-# (no activity in any window) then gets no features, rather than a stale snapshot's.
-SNAPSHOT_TTL = timedelta(days=1)
+# A snapshot holds until the next day's replaces it: for one day, less the microsecond at which
+# the next one begins (Feast's ttl bound is inclusive). An exposure of day d then sees only the
+# snapshot of d - 1, even at midnight, and an entity left out of it (no activity in any window)
+# gets no features rather than an older snapshot's.
+SNAPSHOT_TTL = timedelta(days=1, microseconds=-1)
 
 FEAST_TYPES: dict[pa.DataType, PrimitiveFeastType] = {
     pa.int32(): Int32,
@@ -163,23 +167,43 @@ def apply_repo(store: FeatureStore, storage: Storage, windows: Sequence[int]) ->
     store.apply(repo_objects(storage, windows))
 
 
-def materialize(store: FeatureStore, end: datetime) -> None:
-    """Load the online store with each entity's newest snapshot valid at ``end``.
+def load_online(
+    store: FeatureStore, storage: Storage, ds: date, windows: Sequence[int], batch_rows: int
+) -> dict[str, int]:
+    """Write each view's published snapshot of ``ds`` (one row per entity, the newest values)
+    into the online store, ``batch_rows`` entities at a time; the entities written per view.
 
-    Incremental from the previous run's end, and rerunning the same ``end`` loads its snapshot
-    again (with the columns of the window set applied now). A backfill of an earlier day leaves
-    the newer values in place.
+    What ``materialize`` up to the end of ``ds`` would leave there, in memory bounded by the
+    batch rather than the day: the snapshot is read file by file, and the interval is recorded
+    in the registry as materialize records it. Rerunning ``ds`` writes its snapshot again (with
+    the columns of the window set applied now); a backfill of an earlier day leaves the newer
+    values in place.
     """
-    for view in store.list_feature_views():
-        last_end = view.most_recent_end_time
-        if last_end is None:
-            # Feast would start a first run at wall-clock now minus the ttl; a backfill or a
-            # simulated shop lives elsewhere in time.
-            assert view.ttl is not None  # every view of the repo has one
-            store.materialize(start_date=end - view.ttl, end_date=end, feature_views=[view.name])
-        elif last_end <= end:
-            store.materialize_incremental(end_date=end, feature_views=[view.name])
-        else:
+    end = snapshot_time(ds)
+    written = {}
+    for view in STATS_VIEWS:
+        feature_view = store.get_feature_view(view.name)
+        last_end = feature_view.most_recent_end_time
+        if last_end is not None and last_end > end:
             log.info(
                 "%s: the online store already holds %s, later than %s", view.name, last_end, end
             )
+            continue
+        source = partition(view.offline_source(windows), ds)
+        written[view.name] = 0
+        started = time.perf_counter()
+        for name in partitions.read_manifest(storage, source)["files"]:
+            for batch in storage.iter_parquet(f"{source}/{name}", batch_rows=batch_rows):
+                store.write_to_online_store(view.name, batch.to_pandas())
+                written[view.name] += batch.num_rows
+                log.info(
+                    "%s: %s entities online (%.0f/s)",
+                    view.name,
+                    f"{written[view.name]:,}",
+                    written[view.name] / (time.perf_counter() - started),
+                )
+        assert feature_view.ttl is not None  # every view of the repo has one
+        store.registry.apply_materialization(
+            feature_view, store.project, last_end or end - feature_view.ttl, end
+        )
+    return written

@@ -140,3 +140,19 @@ def test_runs_through_spark_connect(config: PipelineConfig) -> None:
 
     assert completed.returncode == 0, completed.stderr[-3000:]
     assert sorted(curated(config, DS).column("event_id").to_pylist()) == [5, 6]
+
+
+def test_each_curated_day_of_the_tiny_shop_is_one_file_sorted_by_user_time_and_event(
+    tiny_shop: PipelineConfig,
+) -> None:
+    for day in (PREV - timedelta(days=1), PREV, DS):
+        files = partitions.read_manifest(
+            open_storage(tiny_shop.storage), layout.partition(layout.CURATED_EXPOSURES, day)
+        )["files"]
+        table = curated(tiny_shop, day)
+        keys = list(
+            zip(*(table[c].to_pylist() for c in ("user_id", "ts", "event_id")), strict=True)
+        )
+
+        assert len(files) == 1
+        assert table.num_rows > 1000 and keys == sorted(keys)

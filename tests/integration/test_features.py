@@ -16,7 +16,13 @@ from feast import FeatureView
 from components import cli
 from components.core import partitions
 from components.core.config import PipelineConfig, load_config
-from components.core.layout import CURATED_EXPOSURES, RANKER_ROWS, partition, ranker_rows_file
+from components.core.layout import (
+    CURATED_EXPOSURES,
+    FEATURES_FEAST,
+    RANKER_ROWS,
+    partition,
+    ranker_rows_file,
+)
 from components.core.schemas import CURATED_EXPOSURE
 from components.core.storage import LocalStorage, S3Storage, Storage, open_storage
 from components.features.days import run_days
@@ -27,8 +33,15 @@ from components.features.feast_repo import (
     repo_objects,
     repo_settings,
 )
-from components.features.schema import EVENT_TIMESTAMP, ITEM_STATS, USER_STATS, StatsView
-from components.features.stage import build_features, serve_features
+from components.features.schema import (
+    EVENT_TIMESTAMP,
+    ITEM_STATS,
+    USER_STATS,
+    StatsView,
+    snapshot_time,
+)
+from components.features.stage import build_features, serve_features, serve_online
+from components.features.training_rows import ROW_ORDER
 from components.validate.gate import PartitionFailedValidation
 from components.validate.result import ExpectationOutcome, PartitionResult, Status, result_key
 from tests.factories import at, exposure, publish_catalog
@@ -245,17 +258,28 @@ class TestRankerRows:
         assert row["user_stats__exposures_2d"] is None  # a new user
         assert row["item_stats__age_days"] is None  # an item listed on the exposure's day
 
-    def test_joined_a_few_exposures_at_a_time_they_are_the_same_rows(
+    def test_spark_sorts_each_day_as_extract_sorts_the_curated_files(
+        self, shop: PipelineConfig
+    ) -> None:
+        table = open_storage(shop.storage).read_parquet(partition(RANKER_ROWS, D3))
+        keys = list(zip(*(table[column].to_pylist() for column in ROW_ORDER), strict=True))
+
+        assert keys[:4] == sorted(keys[:4]) and keys[4:] == sorted(keys[4:])  # D2, then D3
+
+    def test_feasts_point_in_time_join_a_few_exposures_at_a_time_gives_the_same_rows(
         self, shop: PipelineConfig, tmp_path: Path
     ) -> None:
-        config = configured(copied(shop, tmp_path / "shop"), "features.join_rows=2")
+        config = configured(
+            copied(shop, tmp_path / "shop"), "features.rows_engine=feast", "features.join_rows=2"
+        )
         storage = open_storage(config.storage)
 
         serve_features(config, D3, run_days(storage, D3, config.features))
 
         target = partition(RANKER_ROWS, D3)
-        whole = open_storage(shop.storage).read_parquet(target)
-        assert storage.read_parquet(target).equals(whole)
+        by_feast = storage.read_parquet(target).sort_by("event_id")
+        by_spark = open_storage(shop.storage).read_parquet(target).sort_by("event_id")
+        assert by_feast.equals(by_spark)
         day = pq.ParquetFile(Path(storage.uri(f"{target}/{ranker_rows_file(D3)}")))
         assert [day.metadata.row_group(i).num_rows for i in range(day.num_row_groups)] == [2, 1]
 
@@ -288,6 +312,25 @@ def test_online_store_serves_the_latest_snapshot(shop: PipelineConfig) -> None:
         "top_category_2d": ["cat0", "cat0"],
         "age_days": [0, 4],
     }
+
+
+def test_online_store_loads_a_few_entities_at_a_time_and_a_backfill_keeps_newer_values(
+    shop: PipelineConfig, tmp_path: Path
+) -> None:
+    config = configured(copied(shop, tmp_path / "shop"), "features.online_batch_rows=1")
+    storage = open_storage(config.storage)
+    shutil.rmtree(storage.uri(FEATURES_FEAST))  # a new registry and online store
+
+    serve_online(config, storage, D3)
+
+    assert online_features(config) == online_features(shop)
+    store = open_store(config.features, storage)
+    assert store.get_feature_view("user_stats").most_recent_end_time == snapshot_time(D3)
+    # A backfill of D2 leaves D3's values, and the interval, in place.
+    serve_online(config, storage, D2)
+    assert online_features(config) == online_features(shop)
+    store = open_store(config.features, storage)
+    assert store.get_feature_view("item_stats").most_recent_end_time == snapshot_time(D3)
 
 
 def test_rerun_publishes_the_same_bytes(shop: PipelineConfig) -> None:
