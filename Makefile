@@ -11,7 +11,7 @@ DEMO_DS ?= 2026-11-14
 # The amazon-beauty folder the Beauty benchmarks read (docs/benchmarks.md says where it comes from).
 BEAUTY ?=
 # bench-beauty-rl's budget: a 20-epoch SFT run, checkpoints chosen on 5,000 validation users.
-BEAUTY_RL_SETTINGS ?= --set train.epochs=20 --set evaluate.max_users=5000
+BEAUTY_RL_SETTINGS ?= --set train.epochs=20 --set evaluate.valid_users=5000 --set evaluate.test_users=5000
 
 .PHONY: setup java demo airflow compose-demo test test-fast test-live test-compose bench bench-airflow bench-compose bench-experiment bench-recipe bench-regimes bench-ab bench-scale bench-multinode bench-serve bench-quality bench-beauty-rl lint format lock clean
 

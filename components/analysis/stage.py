@@ -52,7 +52,7 @@ def analyze(config: PipelineConfig, ds: date) -> dict[str, Any]:
     storage = open_storage(config.storage)
     dataset = open_dataset(storage, ds)
     sft = StartingPoint.best_of(PolicyRun(storage, ds, layout.SFT_KEY))
-    split, outcomes = explore_validation(config, storage, dataset, sft, config.evaluate.max_users)
+    split, outcomes = explore_validation(config, storage, dataset, sft, config.evaluate.valid_users)
     listed = SidTrie.from_catalog(dataset.catalog, dataset.vocab_sizes)
     catalog = SidTrie.from_catalog(dataset.catalog, dataset.vocab_sizes, listed_only=False)
     stratum = _strata(outcomes)
@@ -108,12 +108,12 @@ def explore_validation(
     storage: Storage,
     dataset: SidDataset,
     sft: StartingPoint,
-    max_users: int | None,
+    users: int | None,
 ) -> tuple[EvalSplit, list[Outcome]]:
-    """The validation samples (a fixed sample of ``max_users``, or all) and what the gate's
+    """The validation samples (a fixed sample of ``users``, or all) and what the gate's
     rollout phase finds for each from the SFT checkpoint ``sft``, the day's ranker judging."""
     policy = sft.load()
-    split = eval_split("valid", dataset.split("valid"), policy.config, max_users)
+    split = eval_split("valid", dataset.split("valid"), policy.config, users)
     phase = RolloutPhase(
         policy,
         None,

@@ -142,7 +142,7 @@ def _score(
     settings: PromotionConfig,
 ) -> Scores:
     split = eval_split(
-        "test", model.encode_examples(examples), model.policy.config, decoding.max_users
+        "test", model.encode_examples(examples), model.policy.config, decoding.test_users
     )
     items, recommendable = model.tries(listed_today)
     ranked, _ = rank_items(

@@ -427,8 +427,22 @@ class EvaluateConfig(Section):
     )
     ks: tuple[PositiveInt, ...] = Field((1, 5, 10), min_length=1)
     batch_size: int = Field(256, ge=1, description="Users decoded together")
-    max_users: int | None = Field(
-        None, ge=1, description="Evaluate a fixed random sample of users per split (quick looks)"
+    valid_users: int | None = Field(
+        None,
+        ge=1,
+        description="Validation users every checkpoint is scored on, which choose the "
+        "checkpoint: a fixed seeded sample of this many, or all",
+    )
+    test_checkpoints: Literal["chosen", "all"] = Field(
+        "chosen",
+        description="Which checkpoints are scored on the whole test split: the one chosen on "
+        "validation (by promotion's rule), or every one (learning curves, experiments)",
+    )
+    test_users: int | None = Field(
+        None,
+        ge=1,
+        description="Test users scored: all (what the daily run reports), or a fixed seeded "
+        "sample of this many for quick looks and experiments",
     )
 
     @model_validator(mode="after")

@@ -15,8 +15,10 @@ def register(subparsers: argparse._SubParsersAction, common: argparse.ArgumentPa
         parents=[common],
         help=__doc__,
         description="Score every checkpoint of models/policy/dt=DS/RUN/ on the "
-        "validation and test splits: HR@K, NDCG@K and hallucination rate with beam search, "
-        "unconstrained and constrained to catalog SIDs; pick the best on validation.",
+        "validation split: HR@K, NDCG@K and hallucination rate with beam search, "
+        "unconstrained and constrained to catalog SIDs; choose one on validation as the select "
+        "stage does and score it on the test split (every checkpoint with "
+        "evaluate.test_checkpoints=all).",
     )
     add_logical_date(parser)
     add_run_options(parser)

@@ -29,8 +29,9 @@ def render_report(summary: dict[str, Any], results: list[dict[str, Any]], metric
         "<h2>Learning curves</h2>",
         png_image(_curves_png(results, training, metric), f"training loss and {metric} by step"),
         "<h2>Retrieval-validity frontier (unconstrained beam search)</h2>",
-        f"<p>Each point is a checkpoint: {metric} on test against the share of recommended SIDs "
-        "that match no item. Constrained decoding has no hallucination by construction.</p>",
+        f"<p>Each point is a checkpoint: {metric} on validation against the share of "
+        "recommended SIDs that match no item. Constrained decoding has no hallucination by "
+        "construction.</p>",
         png_image(_frontier_png(results, metric), f"{metric} against hallucination rate"),
         "<h2>Checkpoints</h2>",
         _table(results, best["step"]),
@@ -55,14 +56,14 @@ def _headline(metrics: dict[str, float], k: str) -> str:
 
 def _table(results: list[dict[str, Any]], best_step: int) -> str:
     # Sorted, not in dict order: results read back from JSON come with their keys sorted.
-    metric_names = sorted(k for k in results[0]["test"]["constrained"] if "@" in k)
+    metric_names = sorted(k for k in results[0]["valid"]["constrained"] if "@" in k)
     header = "<tr><th>step</th><th>epoch</th><th>train loss</th><th>split</th><th>decoding</th>"
     header += "".join(f"<th>{escape(name)}</th>" for name in metric_names)
     header += "<th>hallucination</th></tr>"
     rows = []
     for result in results:
         cls = ' class="best"' if result["step"] == best_step else ""
-        for split in ("valid", "test"):
+        for split in ("valid", "test")[: 2 if "test" in result else 1]:
             for decoding, metrics in sorted(result[split].items()):
                 cells = "".join(f"<td>{metrics[name]:.4f}</td>" for name in metric_names)
                 loss = result["train_loss"]
@@ -86,12 +87,12 @@ def _curves_png(
     loss_axes.plot([r["step"] for r in training], nll, color="#1565c0")
     loss_axes.set_xlabel("step")
     loss_axes.set_ylabel("training NLL per token")
-    steps = [r["step"] for r in results]
     for split, color in (("valid", "#2e7d32"), ("test", "#c62828")):
+        scored = [r for r in results if split in r]  # test: the chosen checkpoint, or all
         for decoding, style in (("constrained", "-"), ("unconstrained", ":")):
-            values = [r[split][decoding][metric] for r in results]
-            metric_axes.plot(steps, values, style, marker="o", color=color,
-                             label=f"{split}, {decoding}")  # fmt: skip
+            values = [r[split][decoding][metric] for r in scored]
+            metric_axes.plot([r["step"] for r in scored], values, style, marker="o",
+                             color=color, label=f"{split}, {decoding}")  # fmt: skip
     metric_axes.set_xlabel("step")
     metric_axes.set_ylabel(metric)
     metric_axes.legend(fontsize=8)
@@ -130,14 +131,14 @@ def _frontier_png(results: list[dict[str, Any]], metric: str) -> bytes:
 
     figure = Figure(figsize=(4.8, 3.8), layout="constrained")
     axes = figure.subplots()
-    points = [(r["test"]["unconstrained"], r["step"]) for r in results]
+    points = [(r["valid"]["unconstrained"], r["step"]) for r in results]
     x = [100 * m["hallucination_rate"] for m, _ in points]
     y = [m[metric] for m, _ in points]
     axes.plot(x, y, marker="o", color="#6a1b9a")
     for (_, step), xi, yi in zip(points, x, y, strict=True):
         axes.annotate(str(step), (xi, yi), fontsize=7, xytext=(3, 3), textcoords="offset points")
     axes.set_xlabel("hallucination rate (%)")
-    axes.set_ylabel(f"{metric} (test)")
+    axes.set_ylabel(f"{metric} (validation)")
     return _png(figure)
 
 

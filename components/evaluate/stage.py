@@ -1,5 +1,7 @@
-"""The evaluate stage: every checkpoint of a training run, on validation and test, with beam
-search unconstrained and trie-constrained; the best checkpoint is chosen on validation.
+"""The evaluate stage: every checkpoint of a training run on validation (all its users, or a
+fixed seeded sample of ``evaluate.valid_users``), with beam search unconstrained and
+trie-constrained; the checkpoint chosen on validation by the select stage's rule is then scored
+on the test split (every checkpoint with ``evaluate.test_checkpoints: all``).
 
 Under ``models/policy/dt=<ds>/<run key>/evaluation/``: ``checkpoints/step-N.json`` per
 checkpoint (kept and reused while the checkpoint's weights and the settings are unchanged, so
@@ -10,7 +12,9 @@ an interrupted evaluation picks up where it stopped), ``summary.json``, ``report
 from __future__ import annotations
 
 import logging
+import math
 from datetime import date
+from functools import partial
 from typing import Any
 
 import torch
@@ -19,18 +23,18 @@ from components.core import partitions
 from components.core.config import EvaluateConfig, PipelineConfig
 from components.core.errors import BadInput
 from components.core.layout import train_command
-from components.core.storage import open_storage
+from components.core.storage import Storage, open_storage
 from components.datasets.reader import open_dataset
 from components.evaluate.decode import EvalSplit, eval_split, rank_items
 from components.evaluate.metrics import hallucination_rate, ranking_metrics
 from components.evaluate.report import render_report
 from components.policy.model import Policy
 from components.policy.trie import SidTrie
+from components.selection.rule import choose
 from components.trainer.checkpoints import PolicyRun
 
 log = logging.getLogger(__name__)
 
-SPLITS = ("valid", "test")
 DECODINGS = ("unconstrained", "constrained")
 
 
@@ -47,44 +51,26 @@ def evaluate(config: PipelineConfig, ds: date, key: str) -> dict[str, Any]:
     dataset = open_dataset(storage, ds)
     all_items = SidTrie.from_catalog(dataset.catalog, dataset.vocab_sizes, listed_only=False)
     listed = SidTrie.from_catalog(dataset.catalog, dataset.vocab_sizes)
-    steps = run.checkpoint_steps()
     policy_config = run.policy_config()
-    splits = [
-        eval_split(name, dataset.split(name), policy_config, settings.max_users) for name in SPLITS
-    ]
-    # Checkpoints are chosen on validation NDCG at the longest list, constrained: what is served.
-    selection = f"ndcg@{max(settings.ks)}"
+    splits = {
+        "valid": eval_split("valid", dataset.split("valid"), policy_config, settings.valid_users),
+        "test": eval_split("test", dataset.split("test"), policy_config, settings.test_users),
+    }
     target = run.evaluation
     storage.delete(f"{target}/{partitions.MANIFEST}")
-    results = []
-    for step in steps:
-        info = run.checkpoint_info(step)
-        scores = f"{target}/checkpoints/step-{step:09d}.json"
-        cached = storage.read_json(scores) if storage.exists(scores) else None
-        if (
-            cached
-            and cached["model_sha256"] == info["model_sha256"]
-            and cached["settings"] == settings.model_dump(mode="json")
-        ):
-            log.info("checkpoint %d: already evaluated", step)
-            results.append(cached)
-            continue
-        policy = run.load_policy(step)
-        metrics = _checkpoint_metrics(policy, splits, all_items, listed, settings)
-        result = {**info, "settings": settings.model_dump(mode="json"), **metrics}
-        storage.write_json(scores, result)
-        log.info(
-            "checkpoint %d: valid %s %.4f, test %s %.4f (constrained), hallucination %.2f%%",
-            step, selection, metrics["valid"]["constrained"][selection],
-            selection, metrics["test"]["constrained"][selection],
-            100 * metrics["test"]["unconstrained"]["hallucination_rate"],
-        )  # fmt: skip
-        results.append(result)
-    summary = _summary(ds, run.key, results, splits, len(dataset.catalog), selection)
+    scorer, scores = Scorer(all_items, listed, settings), CheckpointScores(storage, run, config)
+    results = [
+        scores.on_validation(scorer, step, splits["valid"]) for step in run.checkpoint_steps()
+    ]
+    chosen = chosen_checkpoint(results, config)
+    for result in results if settings.test_checkpoints == "all" else [chosen]:
+        scores.on_test(scorer, result, splits["test"])
+    summary = _summary(ds, run.key, results, chosen, splits, len(dataset.catalog), config)
     metrics_log = storage.read_bytes(run.metrics_key).decode()
     storage.write_json(run.evaluation_summary, summary)
     storage.write_bytes(
-        f"{target}/report.html", render_report(summary, results, metrics_log).encode()
+        f"{target}/report.html",
+        render_report(summary, results, metrics_log).encode(),
     )
     storage.write_json(
         f"{target}/{partitions.MANIFEST}",
@@ -94,52 +80,115 @@ def evaluate(config: PipelineConfig, ds: date, key: str) -> dict[str, Any]:
     return summary
 
 
-def _checkpoint_metrics(
-    policy: Policy,
-    splits: list[EvalSplit],
-    all_items: SidTrie,
-    listed: SidTrie,
-    settings: EvaluateConfig,
-) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for split in splits:
-        out[split.name] = {}
+class CheckpointScores:
+    """Each checkpoint's scores, kept in ``checkpoints/step-N.json`` and reused while its
+    weights and the settings are unchanged."""
+
+    def __init__(self, storage: Storage, run: PolicyRun, config: PipelineConfig) -> None:
+        self.storage, self.run = storage, run
+        self.settings = config.evaluate.model_dump(mode="json")
+        self.metric = config.promotion.metric  # what the logs show
+
+    def key(self, step: int) -> str:
+        return f"{self.run.evaluation}/checkpoints/step-{step:09d}.json"
+
+    def on_validation(self, scorer: Scorer, step: int, split: EvalSplit) -> dict[str, Any]:
+        """The checkpoint's information and validation scores, reused when they are kept."""
+        info = self.run.checkpoint_info(step)
+        key = self.key(step)
+        kept = self.storage.read_json(key) if self.storage.exists(key) else None
+        if (
+            kept
+            and kept["model_sha256"] == info["model_sha256"]
+            and kept["settings"] == self.settings
+        ):
+            log.info("checkpoint %d: already evaluated", step)
+            return dict(kept)
+        valid = scorer.scores(self.run.load_policy(step), split)
+        result = {**info, "settings": self.settings, "valid": valid}
+        self.storage.write_json(key, result)
+        log.info("checkpoint %d: valid %s", step, _headline(valid, self.metric))
+        return result
+
+    def on_test(self, scorer: Scorer, result: dict[str, Any], split: EvalSplit) -> None:
+        """Add the test scores to a checkpoint's ``result`` unless they are kept."""
+        if "test" in result:
+            return
+        step = result["step"]
+        result["test"] = scorer.scores(self.run.load_policy(step), split)
+        self.storage.write_json(self.key(step), result)
+        log.info("checkpoint %d: test %s", step, _headline(result["test"], self.metric))
+
+
+def _headline(scores: dict[str, Any], metric: str) -> str:
+    return (
+        f"{metric} {scores['constrained'][metric]:.4f} (constrained), hallucination "
+        f"{100 * scores['unconstrained']['hallucination_rate']:.2f}%"
+    )
+
+
+def chosen_checkpoint(results: list[dict[str, Any]], config: PipelineConfig) -> dict[str, Any]:
+    """The run's checkpoint by the select stage's rule; when none is eligible (every one
+    hallucinates too much), the best on the metric alone, which select will refuse."""
+    metric, cap = config.promotion.metric, config.promotion.max_hallucination
+    choice = partial(
+        choose,
+        results,
+        score=lambda r: r["valid"]["constrained"][metric],
+        hallucination=lambda r: r["valid"]["unconstrained"]["hallucination_rate"],
+    )
+    chosen = choice(cap=cap)
+    if chosen is None:
+        chosen = choice(cap=math.inf)
+    assert chosen is not None  # a complete run has a checkpoint
+    return chosen
+
+
+class Scorer:
+    """One checkpoint on one split: beam search unconstrained and trie-constrained."""
+
+    def __init__(self, all_items: SidTrie, listed: SidTrie, settings: EvaluateConfig) -> None:
+        self.all_items, self.listed, self.settings = all_items, listed, settings
+
+    def scores(self, policy: Policy, split: EvalSplit) -> dict[str, Any]:
+        settings = self.settings
+        out = {}
         for decoding in DECODINGS:
-            constraint = listed if decoding == "constrained" else None
+            constraint = self.listed if decoding == "constrained" else None
             ranked, generated = rank_items(
-                policy, split, all_items, constraint, settings.beam_width, settings.batch_size
+                policy, split, self.all_items, constraint, settings.beam_width, settings.batch_size
             )
             # A wider beam finds better lists; what is recommended and judged is the top K.
             top = max(settings.ks)
             ranked, generated = ranked[:, :top], generated[:, :top]
-            out[split.name][decoding] = {
+            out[decoding] = {
                 **ranking_metrics(ranked, split.targets, settings.ks),
                 "hallucination_rate": hallucination_rate(ranked, generated),
                 "users": len(split),
             }
-    return out
+        return out
 
 
 def _summary(
     ds: date,
     key: str,
     results: list[dict[str, Any]],
-    splits: list[EvalSplit],
+    chosen: dict[str, Any],
+    splits: dict[str, EvalSplit],
     items: int,
-    selection: str,
+    config: PipelineConfig,
 ) -> dict[str, Any]:
-    best = max(results, key=lambda r: (r["valid"]["constrained"][selection], -r["step"]))
+    promotion = config.promotion
+    checkpoint_fields = ("step", "epoch", "model_sha256", "train_loss", "valid", "test")
     return {
         "ds": ds.isoformat(),
         "run": key,
-        "selected_on": f"valid constrained {selection}",
-        "selection_metric": selection,
-        "best": {k: best[k] for k in ("step", "epoch", "model_sha256", "valid", "test")},
-        "users": {split.name: len(split) for split in splits},
+        "selected_on": f"valid constrained {promotion.metric}, among the checkpoints whose valid "
+        f"unconstrained hallucination is at most {promotion.max_hallucination}",
+        "selection_metric": promotion.metric,
+        "best": {k: chosen[k] for k in ("step", "epoch", "model_sha256", "valid", "test")},
+        "users": {name: len(split) for name, split in splits.items()},
         "catalog_items": items,
-        "checkpoints": [
-            {k: r[k] for k in ("step", "epoch", "model_sha256", "train_loss", "valid", "test")}
-            for r in results
-        ],
+        "checkpoints": [{k: r[k] for k in checkpoint_fields if k in r} for r in results],
         "torch_threads": torch.get_num_threads(),
     }

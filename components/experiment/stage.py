@@ -60,6 +60,9 @@ def run_experiment(
 ) -> dict[str, Any]:
     """Train, evaluate and compare ``methods`` over ``seeds``; the published comparison."""
     storage = open_storage(config.storage)
+    # A run's result reports its best and its final checkpoint on test: both must be scored.
+    scoring = config.evaluate.model_copy(update={"test_checkpoints": "all"})
+    config = config.model_copy(update={"evaluate": scoring})
     k = 10 if 10 in config.evaluate.ks else max(config.evaluate.ks)
     # The start is scored like every run (same users, same decoding): with the settings the
     # day was evaluated with, this reuses the published scores.
@@ -266,14 +269,14 @@ class TruthScore:
         """Per test user, the policy's top K by beam search, unconstrained (what the
         comparison reports) or ``constrained`` to the listed items (what is served)."""
         settings = self.config.evaluate
-        split = eval_split("test", self.examples, policy.config, settings.max_users)
+        split = eval_split("test", self.examples, policy.config, settings.test_users)
         ranked, _ = rank_items(
             policy, split, self.catalog, self.listed if constrained else None,
             settings.beam_width, settings.batch_size,
         )  # fmt: skip
         lists = ranked[:, : self.k]
         found = lists != NO_ITEM
-        if self._optimal is None:  # the same users every time: max_users is a fixed sample
+        if self._optimal is None:  # the same users every time: test_users is a fixed sample
             self._optimal = self.truth.of_best_lists(split.users, self.items, self.k)
         return UserScores(
             split.users,

@@ -88,6 +88,12 @@ def put_up_run(
     if entry is None:
         steps = [c["step"] for c in summary["checkpoints"]]
         raise BadInput(f"{key} has no evaluated checkpoint {step}; it has {steps}")
+    if "test" not in entry:
+        raise BadInput(
+            f"{key} step {step} was not scored on test (evaluate scores the checkpoint it chose "
+            f"on validation): run `adagrpo evaluate --ds {ds} --run {key} --set "
+            "evaluate.test_checkpoints=all` to score every one"
+        )
     metric, k = config.promotion.metric, config.promotion.k
     test = entry["test"]
     candidate = {

@@ -4,7 +4,8 @@ The candidates are every checkpoint of every evaluated run of the day (SFT, AdaG
 mixtures, ...). The winner has the best validation ``promotion.metric`` under constrained
 decoding (what is served) among the checkpoints whose unconstrained decoding hallucinates on at
 most ``promotion.max_hallucination`` of its validation recommendations; ties go to the earlier
-run and step. Only validation numbers are read: the test split decides nothing here. The
+run and step (``rule``: the evaluate stage chose each run's checkpoint by it too, and scored
+that one on test). Only validation numbers are read: the test split decides nothing here. The
 decision, with every candidate and why it lost, is published to ``promotion/selection/dt=D/``.
 """
 
@@ -17,6 +18,7 @@ from components.core import layout, partitions
 from components.core.config import PipelineConfig
 from components.core.errors import BadInput
 from components.core.storage import open_storage
+from components.selection.rule import choose
 from components.trainer.checkpoints import evaluated_runs
 
 
@@ -34,8 +36,12 @@ def select_candidate(config: PipelineConfig, ds: date) -> dict[str, Any]:
     for run in runs:
         summary = storage.read_json(run.evaluation_summary)
         candidates += [_candidate(run.key, c, settings.metric) for c in summary["checkpoints"]]
-    eligible = [c for c in candidates if c["valid_hallucination"] <= settings.max_hallucination]
-    winner = max(eligible, key=lambda c: c["valid_metric"], default=None)  # first of equals
+    winner = choose(
+        candidates,
+        score=lambda c: c["valid_metric"],
+        hallucination=lambda c: c["valid_hallucination"],
+        cap=settings.max_hallucination,
+    )
     for candidate in candidates:
         candidate["outcome"] = _outcome(candidate, winner, settings.max_hallucination)
     decision = {

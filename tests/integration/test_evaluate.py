@@ -1,14 +1,18 @@
 """``adagrpo evaluate`` as a real process after a tiny ``adagrpo train`` run: every checkpoint
-scored on valid and test, with and without the trie; the best picked on validation; a rerun
+scored on validation, with and without the trie; the one chosen there scored on test; a rerun
 reuses the scores; and evaluating before training is refused."""
 
 from __future__ import annotations
 
 import itertools
 import json
+from datetime import date
 from pathlib import Path
 from typing import Any
 
+from components.core.layout import DATASETS, partition
+from components.core.partitions import read_manifest
+from components.core.storage import LocalStorage
 from tests.integration.test_train_policy import (
     DS,
     RUN,
@@ -75,18 +79,26 @@ def test_evaluate_scores_every_checkpoint_and_reuses_its_scores(
         assert result["step"] == step
         assert result["model_sha256"] == checkpoint["sha256"]["model.safetensors"]
         assert result["settings"]["ks"] == list(KS) and result["settings"]["batch_size"] == 64
-        for split in ("valid", "test"):
-            assert set(result[split]) == {"unconstrained", "constrained"}
-            check_metrics(result[split]["unconstrained"], constrained=False)
-            check_metrics(result[split]["constrained"], constrained=True)
+        assert set(result["valid"]) == {"unconstrained", "constrained"}
+        check_metrics(result["valid"]["unconstrained"], constrained=False)
+        check_metrics(result["valid"]["constrained"], constrained=True)
 
+    # Chosen on validation as the select stage chooses (no checkpoint hallucinates past the
+    # cap here), and only the chosen one is scored on the test split, all of it.
     summary = read_json(root / EVALUATION / "summary.json")
     best_score = max(r["valid"]["constrained"]["ndcg@10"] for r in results)
     best = next(r for r in results if r["valid"]["constrained"]["ndcg@10"] == best_score)
-    assert summary["best"]["step"] == best["step"]  # the earliest of any ties
+    assert [r["step"] for r in results if "test" in r] == [best["step"]]  # the earliest of ties
+    check_metrics(best["test"]["unconstrained"], constrained=False)
+    check_metrics(best["test"]["constrained"], constrained=True)
+    assert summary["best"]["step"] == best["step"]
     assert summary["best"]["valid"] == best["valid"] and summary["best"]["test"] == best["test"]
     assert [c["step"] for c in summary["checkpoints"]] == steps
-    assert summary["users"] == {s: results[0][s]["constrained"]["users"] for s in ("valid", "test")}
+    examples = read_manifest(LocalStorage(root), partition(DATASETS, date.fromisoformat(DS)))
+    assert summary["users"] == {
+        "valid": examples["examples"]["valid"],
+        "test": examples["examples"]["test"],
+    }
     assert json.loads(first.stdout)["step"] == best["step"]
 
     report = (root / EVALUATION / "report.html").read_text()
@@ -100,25 +112,38 @@ def test_evaluate_scores_every_checkpoint_and_reuses_its_scores(
     published_report = (root / EVALUATION / "report.html").read_bytes()
     unchanged = succeeded(adagrpo(*evaluate_args(root)))
     assert unchanged.stderr.count("already evaluated") == len(steps)
+    assert "beam search" not in unchanged.stderr
     assert (root / EVALUATION / "report.html").read_bytes() == published_report
 
-    # What it reads back decides: make the first checkpoint the best on validation.
-    tampered = {**results[0], "valid": {**results[0]["valid"]}}
-    tampered["valid"]["constrained"] = {**results[0]["valid"]["constrained"], "ndcg@10": 1.0}
+    # What it reads back decides: make the first checkpoint the best on validation. Only its
+    # test scores are new.
+    first_step = next(r for r in results if r["step"] == steps[0])
+    assert "test" not in first_step
+    tampered = {**first_step, "valid": {**first_step["valid"]}}
+    tampered["valid"]["constrained"] = {**first_step["valid"]["constrained"], "ndcg@10": 1.0}
     step_files[0].write_text(json.dumps(tampered))
-    scores = {path.name: path.read_bytes() for path in step_files}
+    scores = {path.name: path.read_bytes() for path in step_files[1:]}
     again = succeeded(adagrpo(*evaluate_args(root)))
     assert again.stderr.count("already evaluated") == len(steps)
-    assert "beam search" not in again.stderr
-    assert {path.name: path.read_bytes() for path in step_files} == scores
+    assert "beam search valid" not in again.stderr and "beam search test" in again.stderr
+    assert {path.name: path.read_bytes() for path in step_files[1:]} == scores
+    assert read_json(step_files[0])["valid"] == tampered["valid"]
+    assert "test" in read_json(step_files[0])
     assert read_json(root / EVALUATION / "summary.json")["best"]["step"] == steps[0]
     assert read_json(root / EVALUATION / "_MANIFEST.json")["best_step"] == steps[0]
 
-    # Other settings: every checkpoint is scored again.
-    sampled = succeeded(adagrpo(*evaluate_args(root, "evaluate.max_users=50")))
+    # Other settings: every checkpoint is scored again, here on a sample of validation and on
+    # all of test.
+    sampled = succeeded(
+        adagrpo(*evaluate_args(root, "evaluate.valid_users=50", "evaluate.test_checkpoints=all"))
+    )
     assert "already evaluated" not in sampled.stderr
-    assert read_json(root / EVALUATION / "summary.json")["users"] == {"valid": 50, "test": 50}
+    assert read_json(root / EVALUATION / "summary.json")["users"] == {
+        "valid": 50,
+        "test": summary["users"]["test"],
+    }
     assert read_json(step_files[0])["valid"]["constrained"]["ndcg@10"] < 1.0
+    assert all("test" in read_json(path) for path in step_files)
 
     # A checkpoint corrupted after it was evaluated is refused, never reused as evaluated.
     weights = root / RUN / "checkpoints" / f"step-{steps[0]:09d}" / "model.safetensors"
@@ -126,7 +151,7 @@ def test_evaluate_scores_every_checkpoint_and_reuses_its_scores(
     data[-3] ^= 0x01
     weights.write_bytes(bytes(data))
     published = (root / EVALUATION / "summary.json").read_bytes()
-    corrupted = adagrpo(*evaluate_args(root, "evaluate.max_users=50"), timeout=120)
+    corrupted = adagrpo(*evaluate_args(root, "evaluate.valid_users=50"), timeout=120)
     assert corrupted.returncode == 2, corrupted.stderr[-3000:]
     assert f"step-{steps[0]:09d}/model.safetensors: sha256" in corrupted.stderr
     assert "Traceback" not in corrupted.stderr and "already evaluated" not in corrupted.stderr

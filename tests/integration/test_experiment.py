@@ -27,7 +27,8 @@ SETTINGS = (
     "rl.group_size=4",
     "rl.ema_decay=0.5",
     "rl.reward=ranker",
-    "evaluate.max_users=40",
+    "evaluate.valid_users=40",
+    "evaluate.test_users=40",
 )
 
 

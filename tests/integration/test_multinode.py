@@ -60,7 +60,7 @@ def test_two_nodes_train_the_weights_one_process_trains(tiny_ranked: Path, tmp_p
         assert abs(alone["loss"] - together["loss"]) < 1e-4 * alone["loss"]
 
     # AdaGRPO from the same SFT checkpoint on both sides: one's, evaluated.
-    evaluation = ("evaluate", "--root", str(one), "--ds", DS, "--set", "evaluate.max_users=20")
+    evaluation = ("evaluate", "--root", str(one), "--ds", DS, "--set", "evaluate.valid_users=20")
     succeeded(adagrpo(*evaluation))
     shutil.rmtree(two / RUN)
     shutil.copytree(one / RUN, two / RUN)

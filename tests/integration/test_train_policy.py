@@ -231,7 +231,7 @@ def test_a_killed_retrain_with_other_settings_leaves_the_finished_model_usable(
     root = fresh_root(tiny_dataset, tmp_path / "root")
     settings = ("train.epochs=1", "train.batch_size=32", "train.checkpoint_every=3")
     succeeded(adagrpo(*train_args(root, *settings)))
-    evaluation = ("evaluate", "--root", str(root), "--ds", DS, "--set", "evaluate.max_users=20")
+    evaluation = ("evaluate", "--root", str(root), "--ds", DS, "--set", "evaluate.valid_users=20")
     succeeded(adagrpo(*evaluation))
     finished = {p.relative_to(root): p.read_bytes() for p in (root / RUN).rglob("*") if p.is_file()}
 
