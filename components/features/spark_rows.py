@@ -39,7 +39,8 @@ def publish_spark_rows(
     rows_by_day = {}
     for day in days.training:
         output = f"{staging}/spark-{day.isoformat()}"
-        # One sorted file per day: the rows' order, and so a rerun's bytes, are the input's.
+        # One file per day, sorted as extract sorts the curated files: a rerun writes the
+        # same bytes.
         (
             day_rows(spark, storage, days, day, windows)
             .repartition(1)
