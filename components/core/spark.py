@@ -12,6 +12,8 @@ from components.core.config import SparkConfig, StorageConfig
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession
 
+log = logging.getLogger(__name__)
+
 # Loggers that print a failed task's Java trace; the failure reaches the stage as an exception,
 # reported in one line (components/core/spark_errors.py), so they speak only at -v.
 TASK_FAILURE_LOGGERS = (
@@ -53,6 +55,7 @@ def spark_session(config: SparkConfig, storage: StorageConfig, app_name: str) ->
     for key, value in settings.items():
         builder = builder.config(key, value)
     session = builder.getOrCreate()
+    log.info("%s: Spark %s on %s", app_name, session.version, config.connect_url or config.master)
     if not config.connect_url:
         session.sparkContext.setLogLevel("WARN")
         _quiet_task_failures(session)

@@ -3,11 +3,14 @@ with its volumes."""
 
 from __future__ import annotations
 
+import io
 import os
 import subprocess
+import tarfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -24,7 +27,7 @@ UP_TIMEOUT_S = 900
 @dataclass(frozen=True)
 class Stack:
     settings: dict[str, str]  # the stack's .env
-    compose: Callable[..., subprocess.CompletedProcess[str]]  # docker compose ARGS, on it
+    compose: Callable[..., subprocess.CompletedProcess[Any]]  # docker compose ARGS, on it
 
     @property
     def airflow_url(self) -> str:
@@ -33,6 +36,14 @@ class Stack:
     @property
     def s3_url(self) -> str:
         return f"http://127.0.0.1:{self.settings['S3_PORT']}"
+
+    def copy_lake(self, target: Path) -> None:
+        """The data lake on the stack's volume (``/data/lake``), copied into ``target``."""
+        tar = ("run", "--rm", "--no-deps", "--entrypoint", "tar", "pipeline", "-C", "/data/lake")
+        archive = self.compose(*tar, "-cf", "-", ".", text=False)
+        assert archive.returncode == 0, archive.stderr[-3000:]
+        with tarfile.open(fileobj=io.BytesIO(archive.stdout)) as files:
+            files.extractall(target, filter="data")
 
 
 @pytest.fixture(scope="session")
@@ -59,9 +70,11 @@ def stack(offline_images: None, tmp_path_factory: pytest.TempPathFactory) -> Ite
         command += ["--file", file]
     environment = {**os.environ, "COMPOSE_PROJECT_NAME": PROJECT}
 
-    def compose(*args: str, timeout: float = 300) -> subprocess.CompletedProcess[str]:
+    def compose(
+        *args: str, timeout: float = 300, text: bool = True
+    ) -> subprocess.CompletedProcess[Any]:
         return subprocess.run(
-            [*command, *args], cwd=REPO, env=environment, text=True, capture_output=True,
+            [*command, *args], cwd=REPO, env=environment, text=text, capture_output=True,
             timeout=timeout,
         )  # fmt: skip
 
