@@ -19,7 +19,6 @@ import hashlib
 import logging
 import os
 import tempfile
-import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
@@ -34,6 +33,7 @@ from feast.types import Float64, Int32, Int64, PrimitiveFeastType, String
 from components.core import partitions
 from components.core.config import FeatureConfig
 from components.core.layout import FEATURES_FEAST, partition
+from components.core.progress import Progress
 from components.core.storage import S3Storage, Storage
 from components.features.schema import EVENT_TIMESTAMP, STATS_VIEWS, StatsView, snapshot_time
 
@@ -170,14 +170,15 @@ def apply_repo(store: FeatureStore, storage: Storage, windows: Sequence[int]) ->
 def load_online(
     store: FeatureStore, storage: Storage, ds: date, windows: Sequence[int], batch_rows: int
 ) -> dict[str, int]:
-    """Write each view's published snapshot of ``ds`` (one row per entity, the newest values)
-    into the online store, ``batch_rows`` entities at a time; the entities written per view.
+    """Write each view's published snapshot of ``ds`` (one row per entity: its values as of the
+    end of ``ds``) into the online store, ``batch_rows`` entities at a time; the entities
+    written per view.
 
-    What ``materialize`` up to the end of ``ds`` would leave there, in memory bounded by the
-    batch rather than the day: the snapshot is read file by file, and the interval is recorded
-    in the registry as materialize records it. Rerunning ``ds`` writes its snapshot again (with
+    Memory is bounded by the batch, not the day: the snapshot is read a record batch at a time,
+    where Feast's ``materialize`` reads the view's whole source. The interval is recorded in
+    the registry as ``materialize`` records it. Rerunning ``ds`` writes its snapshot again (with
     the columns of the window set applied now); a backfill of an earlier day leaves the newer
-    values in place.
+    values in place; an entity the snapshot leaves out keeps what the store held.
     """
     end = snapshot_time(ds)
     written = {}
@@ -190,18 +191,14 @@ def load_online(
             )
             continue
         source = partition(view.offline_source(windows), ds)
-        written[view.name] = 0
-        started = time.perf_counter()
-        for name in partitions.read_manifest(storage, source)["files"]:
+        manifest = partitions.read_manifest(storage, source)
+        progress = Progress(f"online store {view.name}", manifest["rows"], "entities")
+        for name in manifest["files"]:
             for batch in storage.iter_parquet(f"{source}/{name}", batch_rows=batch_rows):
                 store.write_to_online_store(view.name, batch.to_pandas())
-                written[view.name] += batch.num_rows
-                log.info(
-                    "%s: %s entities online (%.0f/s)",
-                    view.name,
-                    f"{written[view.name]:,}",
-                    written[view.name] / (time.perf_counter() - started),
-                )
+                progress.advance(batch.num_rows)
+        progress.finish()
+        written[view.name] = progress.done
         assert feature_view.ttl is not None  # every view of the repo has one
         store.registry.apply_materialization(
             feature_view, store.project, last_end or end - feature_view.ttl, end
