@@ -156,7 +156,14 @@ def main(argv: list[str] | None = None) -> int:
     sft_run = runs / SFT_KEY
     results["sft"] = _both_ways(one, two, common, sft, sft_run)
     log.info("SFT: %s", results["sft"])
-    evaluation = ["--ds", args.ds, "--config", str(args.config), "--set", "evaluate.valid_users=200"]
+    evaluation = [
+        "--ds",
+        args.ds,
+        "--config",
+        str(args.config),
+        "--set",
+        "evaluate.valid_users=200",
+    ]
     _call(["evaluate", "--root", str(one), *evaluation])
     shutil.rmtree(two / sft_run)
     shutil.copytree(one / sft_run, two / sft_run)  # AdaGRPO starts from one checkpoint
