@@ -63,7 +63,7 @@ def _table(results: list[dict[str, Any]], best_step: int) -> str:
     rows = []
     for result in results:
         cls = ' class="best"' if result["step"] == best_step else ""
-        for split in ("valid", "test")[: 2 if "test" in result else 1]:
+        for split in (split for split in ("valid", "test") if split in result):
             for decoding, metrics in sorted(result[split].items()):
                 cells = "".join(f"<td>{metrics[name]:.4f}</td>" for name in metric_names)
                 loss = result["train_loss"]

@@ -52,20 +52,19 @@ def evaluate(config: PipelineConfig, ds: date, key: str) -> dict[str, Any]:
     all_items = SidTrie.from_catalog(dataset.catalog, dataset.vocab_sizes, listed_only=False)
     listed = SidTrie.from_catalog(dataset.catalog, dataset.vocab_sizes)
     policy_config = run.policy_config()
-    splits = {
-        "valid": eval_split("valid", dataset.split("valid"), policy_config, settings.valid_users),
-        "test": eval_split("test", dataset.split("test"), policy_config, settings.test_users),
-    }
+    valid = eval_split("valid", dataset.split("valid"), policy_config, settings.valid_users)
     target = run.evaluation
     storage.delete(f"{target}/{partitions.MANIFEST}")
     scorer, scores = Scorer(all_items, listed, settings), CheckpointScores(storage, run, config)
-    results = [
-        scores.on_validation(scorer, step, splits["valid"]) for step in run.checkpoint_steps()
-    ]
+    results = [scores.on_validation(scorer, step, valid) for step in run.checkpoint_steps()]
     chosen = chosen_checkpoint(results, config)
-    for result in results if settings.test_checkpoints == "all" else [chosen]:
-        scores.on_test(scorer, result, splits["test"])
-    summary = _summary(ds, run.key, results, chosen, splits, len(dataset.catalog), config)
+    tested = results if settings.test_checkpoints == "all" else [chosen]
+    untested = [result for result in tested if "test" not in result]
+    if untested:  # the test split is read and encoded only when a checkpoint needs it
+        test = eval_split("test", dataset.split("test"), policy_config, settings.test_users)
+        for result in untested:
+            scores.on_test(scorer, result, test)
+    summary = _summary(ds, run.key, results, chosen, len(dataset.catalog), config)
     metrics_log = storage.read_bytes(run.metrics_key).decode()
     storage.write_json(run.evaluation_summary, summary)
     storage.write_bytes(
@@ -111,9 +110,7 @@ class CheckpointScores:
         return result
 
     def on_test(self, scorer: Scorer, result: dict[str, Any], split: EvalSplit) -> None:
-        """Add the test scores to a checkpoint's ``result`` unless they are kept."""
-        if "test" in result:
-            return
+        """Add the test scores to a checkpoint's ``result``, and keep them."""
         step = result["step"]
         result["test"] = scorer.scores(self.run.load_policy(step), split)
         self.storage.write_json(self.key(step), result)
@@ -174,7 +171,6 @@ def _summary(
     key: str,
     results: list[dict[str, Any]],
     chosen: dict[str, Any],
-    splits: dict[str, EvalSplit],
     items: int,
     config: PipelineConfig,
 ) -> dict[str, Any]:
@@ -187,7 +183,7 @@ def _summary(
         f"unconstrained hallucination is at most {promotion.max_hallucination}",
         "selection_metric": promotion.metric,
         "best": {k: chosen[k] for k in ("step", "epoch", "model_sha256", "valid", "test")},
-        "users": {name: len(split) for name, split in splits.items()},
+        "users": {split: chosen[split]["constrained"]["users"] for split in ("valid", "test")},
         "catalog_items": items,
         "checkpoints": [{k: r[k] for k in checkpoint_fields if k in r} for r in results],
         "torch_threads": torch.get_num_threads(),

@@ -169,10 +169,9 @@ def apply_repo(store: FeatureStore, storage: Storage, windows: Sequence[int]) ->
 
 def load_online(
     store: FeatureStore, storage: Storage, ds: date, windows: Sequence[int], batch_rows: int
-) -> dict[str, int]:
+) -> None:
     """Write each view's published snapshot of ``ds`` (one row per entity: its values as of the
-    end of ``ds``) into the online store, ``batch_rows`` entities at a time; the entities
-    written per view.
+    end of ``ds``) into the online store, ``batch_rows`` entities at a time.
 
     Memory is bounded by the batch, not the day: the snapshot is read a record batch at a time,
     where Feast's ``materialize`` reads the view's whole source. The interval is recorded in
@@ -181,7 +180,6 @@ def load_online(
     values in place; an entity the snapshot leaves out keeps what the store held.
     """
     end = snapshot_time(ds)
-    written = {}
     for view in STATS_VIEWS:
         feature_view = store.get_feature_view(view.name)
         last_end = feature_view.most_recent_end_time
@@ -198,9 +196,7 @@ def load_online(
                 store.write_to_online_store(view.name, batch.to_pandas())
                 progress.advance(batch.num_rows)
         progress.finish()
-        written[view.name] = progress.done
         assert feature_view.ttl is not None  # every view of the repo has one
         store.registry.apply_materialization(
             feature_view, store.project, last_end or end - feature_view.ttl, end
         )
-    return written

@@ -59,9 +59,7 @@ def serve_online(config: PipelineConfig, storage: Storage, ds: date) -> FeatureS
     windows = config.features.windows_days
     store = open_store(config.features, storage)
     apply_repo(store, storage, windows)
-    written = load_online(store, storage, ds, windows, config.features.online_batch_rows)
-    for view, entities in written.items():
-        log.info("%s: %s entities of %s online", view, f"{entities:,}", ds)
+    load_online(store, storage, ds, windows, config.features.online_batch_rows)
     return store
 
 
