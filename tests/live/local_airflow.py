@@ -48,10 +48,12 @@ class LiveAirflow:
         return AirflowClient(self.url, "admin", self.password)
 
     def airflow(self, *args: str) -> subprocess.CompletedProcess[str]:
-        """``airflow ARGS`` on this Airflow's metadata database."""
+        """``airflow ARGS`` on this Airflow's metadata database, through the wrapper a user runs
+        (it shares the scheduler's database settings, so a CLI write waits for the
+        scheduler's instead of failing with "database is locked")."""
         return subprocess.run(
-            [str(REPO / ".venv/bin/airflow"), *args], env=self.environment, text=True,
-            capture_output=True, timeout=120,
+            [str(REPO / "scripts/airflow-cli.sh"), *args], env=self.environment, text=True,
+            capture_output=True, timeout=180,
         )  # fmt: skip
 
 
