@@ -38,8 +38,9 @@ from components.core.config import PipelineConfig, load_config
 from components.core.layout import run_key
 from components.core.storage import LocalStorage
 from components.datasets.reader import open_dataset
-from components.evaluate.decode import eval_split, rank_items
+from components.evaluate.decode import rank_items
 from components.evaluate.metrics import per_user
+from components.evaluate.streamed import StreamedSplit
 from components.policy.trie import SidTrie
 from components.ranker.artifacts import ranker_partition
 from components.trainer.checkpoints import PolicyRun, StartingPoint
@@ -194,7 +195,7 @@ def _per_user(
     for name, key in runs.items():
         run = PolicyRun(storage, DS, key)
         policy = run.load_policy(StartingPoint.best_of(run).step)
-        split = eval_split("test", dataset.split("test"), policy.config, None)
+        split = StreamedSplit(dataset, "test", policy.config, None, config.evaluate.chunk_users)
         ranked, _ = rank_items(
             policy, split, catalog, listed, config.evaluate.beam_width, config.evaluate.batch_size
         )

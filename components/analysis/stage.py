@@ -27,7 +27,8 @@ from components.core.config import PipelineConfig
 from components.core.progress import Progress
 from components.core.storage import Storage, open_storage
 from components.datasets.reader import SidDataset, open_dataset
-from components.evaluate.decode import EvalSplit, eval_split, rank_items
+from components.evaluate.decode import EvalSplit, rank_items
+from components.evaluate.streamed import StreamedSplit
 from components.policy.trie import SidTrie
 from components.ranker.scorer import RankerScorer
 from components.simulate.truth import TrueRelevance
@@ -113,7 +114,8 @@ def explore_validation(
     """The validation samples (a fixed sample of ``users``, or all) and what the gate's
     rollout phase finds for each from the SFT checkpoint ``sft``, the day's ranker judging."""
     policy = sft.load()
-    split = eval_split("valid", dataset.split("valid"), policy.config, users)
+    chunk_users = config.evaluate.chunk_users
+    split = StreamedSplit(dataset, "valid", policy.config, users, chunk_users).held()
     phase = RolloutPhase(
         policy,
         None,

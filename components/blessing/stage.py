@@ -22,7 +22,6 @@ from datetime import date
 from typing import Any
 
 import numpy as np
-import pyarrow as pa
 
 from components.blessing.bootstrap import paired_bootstrap
 from components.blessing.report import render_report
@@ -31,8 +30,9 @@ from components.core.config import EvaluateConfig, PipelineConfig, PromotionConf
 from components.core.errors import BadInput
 from components.core.storage import Storage, open_storage
 from components.datasets.reader import SidDataset, open_dataset
-from components.evaluate.decode import eval_split, rank_items
+from components.evaluate.decode import rank_items
 from components.evaluate.metrics import hallucination_rate, per_user
+from components.evaluate.streamed import StreamedSplit
 from components.policy.servable import ServableModel
 from components.registry.artifacts import METRICS, load_servable
 from components.registry.store import ModelRegistry, candidate_identity
@@ -100,11 +100,10 @@ def _judged(
 ) -> dict[str, Any]:
     """The candidate scored beside the champion (if any) on the day's test users, judged."""
     settings = config.promotion
-    test = dataset.split("test")
     listed = dataset.catalog.filter(dataset.catalog.column("listed"))
     today = np.asarray(listed.column("item_id"), dtype=np.int64)
     candidate = _candidate(PolicyRun(storage, ds, chosen["run"]), chosen, dataset)
-    ours = _score(candidate, test, today, config.evaluate, settings)
+    ours = _score(candidate, dataset, today, config.evaluate, settings)
     decision: dict[str, Any] = {
         "ds": ds.isoformat(),
         "candidate": {**chosen, "test": ours.summary(settings)},
@@ -114,7 +113,7 @@ def _judged(
     theirs = None
     if number is not None:
         champion = load_servable(registry, number)
-        theirs = _score(champion, test, today, config.evaluate, settings)
+        theirs = _score(champion, dataset, today, config.evaluate, settings)
         decision["champion"] = {
             "version": number,
             "sid_version": champion.sid_version,
@@ -136,14 +135,16 @@ def _candidate(run: PolicyRun, chosen: dict[str, Any], dataset: SidDataset) -> S
 
 def _score(
     model: ServableModel,
-    examples: pa.Table,
+    dataset: SidDataset,
     listed_today: np.ndarray,
     decoding: EvaluateConfig,
     settings: PromotionConfig,
 ) -> Scores:
-    split = eval_split(
-        "test", model.encode_examples(examples), model.policy.config, decoding.test_users
-    )
+    """The model on the day's test users, their histories in its own SIDs."""
+    split = StreamedSplit(
+        dataset, "test", model.policy.config, decoding.test_users, decoding.chunk_users,
+        encode=model.encode_examples,
+    )  # fmt: skip
     items, recommendable = model.tries(listed_today)
     ranked, _ = rank_items(
         model.policy, split, items, recommendable, decoding.beam_width, decoding.batch_size

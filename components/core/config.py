@@ -427,6 +427,13 @@ class EvaluateConfig(Section):
     )
     ks: tuple[PositiveInt, ...] = Field((1, 5, 10), min_length=1)
     batch_size: int = Field(256, ge=1, description="Users decoded together")
+    chunk_users: int = Field(
+        65_536,
+        ge=1,
+        le=10_000_000,
+        description="Users read from a split's files and encoded at a time: evaluation holds "
+        "one chunk's padded histories, and each scored user's id, target and beams",
+    )
     valid_users: int | None = Field(
         None,
         ge=1,

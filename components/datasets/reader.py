@@ -44,11 +44,14 @@ class SidDataset:
         """The examples of ``name`` (train, valid or test), read from the manifest's files."""
         return pa.concat_tables(self._storage.read_parquet(key) for key in self._files(name))
 
-    def stream(self, name: str) -> Iterator[Iterator[pa.RecordBatch]]:
-        """The examples of ``name`` file by file, each file as record batches in its order
-        (rows sorted by user, a user in one file): what training folds as it streams."""
+    def stream(
+        self, name: str, columns: list[str] | None = None, batch_rows: int = 65_536
+    ) -> Iterator[Iterator[pa.RecordBatch]]:
+        """The examples of ``name`` file by file, each file as record batches of at most
+        ``batch_rows`` rows in its order (rows sorted by user, a user in one file): what
+        training folds as it streams and evaluation reads in chunks."""
         for key in self._files(name):
-            yield self._storage.iter_parquet(key)
+            yield self._storage.iter_parquet(key, columns, batch_rows)
 
     def _files(self, name: str) -> list[str]:
         if name not in SPLITS:

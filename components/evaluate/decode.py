@@ -1,8 +1,11 @@
-"""Rank items for every user of a split by beam search, in batches of similar history length."""
+"""Rank items for every user of a split by beam search, chunk by chunk (an in-memory split is one
+chunk, a ``StreamedSplit`` reads several), in batches of similar history length."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import Protocol
 
 import numpy as np
 import pyarrow as pa
@@ -27,14 +30,37 @@ class EvalSplit:
     def __len__(self) -> int:
         return len(self.targets)
 
+    def chunks(self) -> Iterator[tuple[np.ndarray, EvalSplit]]:
+        """Itself, whole: an in-memory split is one chunk (see ``StreamedSplit``)."""
+        yield np.arange(len(self)), self
+
+
+class ScoredUsers(Protocol):
+    """Users to rank, in chunks that each say where their users sit among all of them."""
+
+    @property
+    def name(self) -> str: ...
+
+    def __len__(self) -> int: ...
+
+    def chunks(self) -> Iterator[tuple[np.ndarray, EvalSplit]]: ...
+
+
+def sample_rows(rows: int, max_users: int | None, seed: int) -> np.ndarray | None:
+    """The rows of a fixed random sample of ``max_users`` of ``rows`` users in user order,
+    ascending; None for all of them."""
+    if max_users is None or max_users >= rows:
+        return None
+    return np.sort(np.random.default_rng(seed).choice(rows, max_users, False))
+
 
 def eval_split(
     name: str, examples: pa.Table, config: PolicyConfig, max_users: int | None, seed: int = 0
 ) -> EvalSplit:
     """The split's users (a fixed random sample of ``max_users`` when given), by user id."""
     examples = examples.sort_by("user_id")
-    if max_users is not None and max_users < examples.num_rows:
-        keep = np.sort(np.random.default_rng(seed).choice(examples.num_rows, max_users, False))
+    keep = sample_rows(examples.num_rows, max_users, seed)
+    if keep is not None:
         examples = examples.take(keep)
     history = examples.column("history_sids").combine_chunks()
     histories = pad_histories(np.asarray(history.values), np.asarray(history.offsets), config)
@@ -48,7 +74,7 @@ def eval_split(
 @torch.inference_mode()
 def rank_items(
     policy: Policy,
-    split: EvalSplit,
+    split: ScoredUsers,
     items: SidTrie,
     constraint: SidTrie | None,
     beam_width: int,
@@ -56,21 +82,22 @@ def rank_items(
 ) -> tuple[np.ndarray, np.ndarray]:
     """Each user's beam as item ids, best first (N, B), ``NO_ITEM`` for SIDs that ``items`` does
     not know, and which entries are real beams (a constraint with few items leaves -inf ones)."""
-    lengths = (split.histories != PAD).sum(1)
-    order = torch.argsort(lengths, stable=True)  # similar lengths together: little padding
     ranked = np.full((len(split), beam_width), NO_ITEM, dtype=np.int64)
     generated = np.zeros((len(split), beam_width), dtype=bool)
     label = f"beam search {split.name} ({'constrained' if constraint else 'unconstrained'})"
     progress = Progress(label, total=len(split), unit="users")
-    for start in range(0, len(split), batch_size):
-        rows = order[start : start + batch_size]
-        width = int(lengths[rows].max())
-        history = split.histories[rows][:, split.histories.shape[1] - width :]
-        out = beam_search(policy, history, beam_width, constraint)
-        found = out.items.shape[1]
-        ranked[rows.numpy(), :found] = items.lookup(out.items).numpy()
-        generated[rows.numpy(), :found] = torch.isfinite(out.logprobs).numpy()
-        progress.advance(len(rows))
+    for positions, chunk in split.chunks():
+        lengths = (chunk.histories != PAD).sum(1)
+        order = torch.argsort(lengths, stable=True)  # similar lengths together: little padding
+        for start in range(0, len(chunk), batch_size):
+            rows = order[start : start + batch_size]
+            width = int(lengths[rows].max())
+            history = chunk.histories[rows][:, chunk.histories.shape[1] - width :]
+            out = beam_search(policy, history, beam_width, constraint)
+            found, at = out.items.shape[1], positions[rows.numpy()]
+            ranked[at, :found] = items.lookup(out.items).numpy()
+            generated[at, :found] = torch.isfinite(out.logprobs).numpy()
+            progress.advance(len(rows))
     progress.finish()
     ranked[~generated] = NO_ITEM
     return ranked, generated

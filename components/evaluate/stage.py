@@ -25,9 +25,10 @@ from components.core.errors import BadInput
 from components.core.layout import train_command
 from components.core.storage import Storage, open_storage
 from components.datasets.reader import open_dataset
-from components.evaluate.decode import EvalSplit, eval_split, rank_items
+from components.evaluate.decode import rank_items
 from components.evaluate.metrics import hallucination_rate, ranking_metrics
 from components.evaluate.report import render_report
+from components.evaluate.streamed import StreamedSplit
 from components.policy.model import Policy
 from components.policy.trie import SidTrie
 from components.selection.rule import choose
@@ -52,7 +53,9 @@ def evaluate(config: PipelineConfig, ds: date, key: str) -> dict[str, Any]:
     all_items = SidTrie.from_catalog(dataset.catalog, dataset.vocab_sizes, listed_only=False)
     listed = SidTrie.from_catalog(dataset.catalog, dataset.vocab_sizes)
     policy_config = run.policy_config()
-    valid = eval_split("valid", dataset.split("valid"), policy_config, settings.valid_users)
+    valid = StreamedSplit(
+        dataset, "valid", policy_config, settings.valid_users, settings.chunk_users
+    )
     target = run.evaluation
     storage.delete(f"{target}/{partitions.MANIFEST}")
     scorer, scores = Scorer(all_items, listed, settings), CheckpointScores(storage, run, config)
@@ -61,7 +64,9 @@ def evaluate(config: PipelineConfig, ds: date, key: str) -> dict[str, Any]:
     tested = results if settings.test_checkpoints == "all" else [chosen]
     untested = [result for result in tested if "test" not in result]
     if untested:  # the test split is read and encoded only when a checkpoint needs it
-        test = eval_split("test", dataset.split("test"), policy_config, settings.test_users)
+        test = StreamedSplit(
+            dataset, "test", policy_config, settings.test_users, settings.chunk_users
+        )
         for result in untested:
             scores.on_test(scorer, result, test)
     summary = _summary(ds, run.key, results, chosen, len(dataset.catalog), config)
@@ -91,7 +96,7 @@ class CheckpointScores:
     def key(self, step: int) -> str:
         return f"{self.run.evaluation}/checkpoints/step-{step:09d}.json"
 
-    def on_validation(self, scorer: Scorer, step: int, split: EvalSplit) -> dict[str, Any]:
+    def on_validation(self, scorer: Scorer, step: int, split: StreamedSplit) -> dict[str, Any]:
         """The checkpoint's information and validation scores, reused when they are kept."""
         info = self.run.checkpoint_info(step)
         key = self.key(step)
@@ -109,7 +114,7 @@ class CheckpointScores:
         log.info("checkpoint %d: valid %s", step, _headline(valid, self.metric))
         return result
 
-    def on_test(self, scorer: Scorer, result: dict[str, Any], split: EvalSplit) -> None:
+    def on_test(self, scorer: Scorer, result: dict[str, Any], split: StreamedSplit) -> None:
         """Add the test scores to a checkpoint's ``result``, and keep them."""
         step = result["step"]
         result["test"] = scorer.scores(self.run.load_policy(step), split)
@@ -147,7 +152,7 @@ class Scorer:
     def __init__(self, all_items: SidTrie, listed: SidTrie, settings: EvaluateConfig) -> None:
         self.all_items, self.listed, self.settings = all_items, listed, settings
 
-    def scores(self, policy: Policy, split: EvalSplit) -> dict[str, Any]:
+    def scores(self, policy: Policy, split: StreamedSplit) -> dict[str, Any]:
         settings = self.settings
         out = {}
         for decoding in DECODINGS:

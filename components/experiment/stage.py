@@ -28,9 +28,10 @@ from components.core.config import PipelineConfig
 from components.core.methods import training_method
 from components.core.storage import Storage, open_storage
 from components.datasets.reader import SidDataset, open_dataset
-from components.evaluate.decode import eval_split, rank_items
+from components.evaluate.decode import rank_items
 from components.evaluate.metrics import NO_ITEM
 from components.evaluate.stage import evaluate
+from components.evaluate.streamed import StreamedSplit
 from components.experiment.report import render_report
 from components.policy.model import Policy
 from components.policy.trie import SidTrie
@@ -250,7 +251,7 @@ class TruthScore:
         self.listed = SidTrie.from_catalog(dataset.catalog, dataset.vocab_sizes)
         listed = dataset.catalog.filter(dataset.catalog.column("listed"))
         self.items = np.asarray(listed.column("item_id"), dtype=np.int64)
-        self.examples = dataset.split("test")
+        self.dataset = dataset
         self.truth = truth
         self._optimal: np.ndarray | None = None
 
@@ -269,7 +270,9 @@ class TruthScore:
         """Per test user, the policy's top K by beam search, unconstrained (what the
         comparison reports) or ``constrained`` to the listed items (what is served)."""
         settings = self.config.evaluate
-        split = eval_split("test", self.examples, policy.config, settings.test_users)
+        split = StreamedSplit(
+            self.dataset, "test", policy.config, settings.test_users, settings.chunk_users
+        )
         ranked, _ = rank_items(
             policy, split, self.catalog, self.listed if constrained else None,
             settings.beam_width, settings.batch_size,
