@@ -62,3 +62,15 @@ def test_both_training_input_readers_read_every_sequence_of_the_synthetic_split(
     in_memory = training_input.read_one_epoch(tmp_path, "in-memory", window=100)
     streamed = training_input.read_one_epoch(tmp_path, "streamed", window=100)
     assert in_memory["sequences"] == streamed["sequences"] >= 300  # a sequence a user at least
+
+
+def test_both_evaluation_input_readers_prepare_every_user_of_the_synthetic_split(
+    tmp_path: Path,
+) -> None:
+    from benchmarks import evaluation_input
+
+    evaluation_input.write_split(tmp_path, users=500)
+    in_memory = evaluation_input.prepare_every_user(tmp_path, "in-memory", chunk_users=64)
+    streamed = evaluation_input.prepare_every_user(tmp_path, "streamed", chunk_users=64)
+    assert in_memory["users"] == streamed["users"] == 500
+    assert in_memory["tokens"] == streamed["tokens"] > 500  # an item of history a user at least
