@@ -83,9 +83,10 @@ bench-regimes: setup  # every method under three exposure-bias levels of the sim
 bench-ab: setup  # the online claim: NLL against AdaGRPO and the mixtures, served to the simulated users (after bench-regimes)
 	$(BIN)/python -m benchmarks.ab
 
-bench-scale: setup  # one day of extract, validate, features and build-dataset at 10M, 30M and 100M exposures: time and peak memory; then the trainer's input, streamed against in memory
+bench-scale: setup  # one day of extract, validate, features and build-dataset at 10M, 30M and 100M exposures: time and peak memory; then the trainer's and evaluation's inputs, streamed against in memory
 	$(BIN)/python -m benchmarks.scale $(if $(SIZES),--sizes $(SIZES))
 	$(BIN)/python -m benchmarks.training_input
+	$(BIN)/python -m benchmarks.evaluation_input
 
 bench-multinode: setup  # SFT and AdaGRPO on the demo day: one process against two torchrun "nodes" on loopback, time and weight gap (after make demo)
 	$(BIN)/python -m benchmarks.multinode
@@ -104,7 +105,7 @@ bench-beauty-rl: setup  # Beauty under a plausible logging policy: the rankers o
 lint: setup
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/mypy components dags
+	$(BIN)/mypy components dags benchmarks
 
 format: setup
 	$(BIN)/ruff check --fix .

@@ -131,7 +131,7 @@ def _rollout_breakdown(
     history, _ = sequences.last_examples(index)
     started = time.perf_counter()
     phase.policy.eval()
-    generated = phase._generate(history, step=0)
+    generated = phase._generate(history, phase.noise(0, len(index)))
     phase.policy.train()
     sampled = time.perf_counter()
     items = phase.catalog.lookup(generated.items)

@@ -97,7 +97,7 @@ def train_on_nodes(
 
 def _start_node(
     arguments: Sequence[str], env: dict[str, str], output: IO[str]
-) -> subprocess.Popen[str]:
+) -> subprocess.Popen[bytes]:
     with output:  # the child keeps its own descriptor
         return subprocess.Popen(
             ["sh", str(LAUNCHER), *arguments],
@@ -109,7 +109,7 @@ def _start_node(
         )
 
 
-def _wait_for_all(processes: list[subprocess.Popen[str]], deadline: float) -> None:
+def _wait_for_all(processes: list[subprocess.Popen[bytes]], deadline: float) -> None:
     while any(process.poll() is None for process in processes):
         failed = [p.returncode for p in processes if p.returncode not in (None, 0)]
         if failed:
