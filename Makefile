@@ -13,9 +13,9 @@ BEAUTY ?=
 # bench-beauty-rl's budget: a 20-epoch SFT run, checkpoints chosen on 5,000 validation users.
 BEAUTY_RL_SETTINGS ?= --set train.epochs=20 --set evaluate.valid_users=5000 --set evaluate.test_users=5000
 
-.PHONY: setup java demo airflow compose-demo test test-fast test-live test-compose bench bench-airflow bench-compose bench-experiment bench-recipe bench-regimes bench-ab bench-scale bench-multinode bench-serve bench-quality bench-beauty-rl lint format lock clean
+.PHONY: setup java redis demo airflow compose-demo test test-fast test-live test-compose bench bench-airflow bench-compose bench-experiment bench-recipe bench-regimes bench-ab bench-scale bench-multinode bench-serve bench-quality bench-beauty-rl lint format lock clean
 
-setup: $(INSTALLED) $(KFP_INSTALLED) java
+setup: $(INSTALLED) $(KFP_INSTALLED) java redis
 
 $(INSTALLED): pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -35,6 +35,9 @@ $(KFP_INSTALLED): pyproject.toml constraints-kfp.txt
 
 java:  # Spark 4 needs Java 17+
 	@scripts/ensure-java.sh
+
+redis:  # the Redis online store's test and the scale benchmark start their own servers
+	@scripts/ensure-redis.sh
 
 demo: setup
 	ADAGRPO_CONFIG=configs/demo.yaml scripts/run-dag.sh $(DEMO_DS) '{"lookback_days": 14, "scale": "demo"}'

@@ -45,6 +45,7 @@ from components.features.training_rows import ROW_ORDER
 from components.validate.gate import PartitionFailedValidation
 from components.validate.result import ExpectationOutcome, PartitionResult, Status, result_key
 from tests.factories import at, exposure, publish_catalog
+from tests.redis_server import redis_server
 from tests.snapshots import published_files
 
 pytestmark = [
@@ -331,6 +332,27 @@ def test_online_store_loads_a_few_entities_at_a_time_and_a_backfill_keeps_newer_
     assert online_features(config) == online_features(shop)
     store = open_store(config.features, storage)
     assert store.get_feature_view("item_stats").most_recent_end_time == snapshot_time(D3)
+
+
+def test_a_redis_online_store_serves_what_the_sqlite_store_serves(
+    shop: PipelineConfig, tmp_path: Path
+) -> None:
+    with redis_server() as connection:
+        config = configured(
+            copied(shop, tmp_path / "shop"),
+            "features.online_store=redis",
+            f"features.redis_connection={connection}",
+        )
+        storage = open_storage(config.storage)
+        shutil.rmtree(storage.uri(FEATURES_FEAST))  # a new registry, the store in Redis
+
+        serve_online(config, storage, D3)
+
+        assert online_features(config) == online_features(shop)
+        assert not storage.exists(f"{FEATURES_FEAST}/online.db")  # nothing went to SQLite
+        # A backfill of D2 leaves D3's values in Redis, as in SQLite.
+        serve_online(config, storage, D2)
+        assert online_features(config) == online_features(shop)
 
 
 def test_rerun_publishes_the_same_bytes(shop: PipelineConfig) -> None:
