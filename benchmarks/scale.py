@@ -9,18 +9,21 @@ day, each as its own process, measured for wall time and the peak resident memor
 whole process tree (Spark's JVM included). The growth exponent of a stage is the slope of
 log(seconds) over log(exposures) across the sizes measured: 1 is linear. The SID map is
 synthetic (bench_datasets). Results are written after every size, so a long run keeps what it
-measured.
+measured. ``--online-store redis`` loads Feast's online store into a Redis server started for
+the run (``scale-redis.json``) instead of the SQLite file of the embedded defaults.
 
-    python -m benchmarks.scale [--sizes 10M 30M 100M]
+    python -m benchmarks.scale [--sizes 10M 30M 100M] [--online-store sqlite|redis]
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import logging
 import shutil
 import sys
 import time
+from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -35,6 +38,7 @@ from components.core.config import load_config
 from components.core.storage import LocalStorage
 from components.simulate.logging_policy import PolicyParams
 from components.simulate.scales import SCALES
+from tests.redis_server import redis_server
 
 log = logging.getLogger("bench-scale")
 REPO = Path(__file__).resolve().parents[1]
@@ -48,22 +52,42 @@ ROWS_PER_SHUFFLE_PARTITION = 2_500_000
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", nargs="+", choices=list(SIZES), default=list(SIZES))
+    parser.add_argument("--online-store", choices=["sqlite", "redis"], default="sqlite")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
     started = time.perf_counter()
     measured: dict[str, Any] = {}
-    for name in args.sizes:
-        log.info("%s exposures: simulating, then %s", name, ", ".join(STAGES))
-        measured[name] = one_day(WORKDIR / name, SIZES[name])
-        result = {"sizes": measured, "growth_exponent": growth_exponents(measured)}
-        write_result("scale", result, time.perf_counter() - started)
-        log.info("%s: %s", name, measured[name]["stages"])
+    name = "scale" if args.online_store == "sqlite" else f"scale-{args.online_store}"
+    for size in args.sizes:
+        log.info("%s exposures: simulating, then %s", size, ", ".join(STAGES))
+        with online_store(args.online_store) as store_settings:
+            measured[size] = one_day(WORKDIR / size, SIZES[size], store_settings)
+        result = {
+            "online_store": args.online_store,
+            "sizes": measured,
+            "growth_exponent": growth_exponents(measured),
+        }
+        write_result(name, result, time.perf_counter() - started)
+        log.info("%s: %s", size, measured[size]["stages"])
     return 0
 
 
-def one_day(root: Path, exposures: int) -> dict[str, Any]:
+@contextlib.contextmanager
+def online_store(kind: str) -> Iterator[list[str]]:
+    """The settings of Feast's online store: SQLite's embedded defaults (a file in the size's
+    fresh root), or a fresh Redis server: a store that already held the entities would skip
+    writes no newer than what it holds."""
+    if kind == "sqlite":
+        yield []
+        return
+    with redis_server() as connection:
+        yield ["--set", "features.online_store=redis",
+               "--set", f"features.redis_connection={connection}"]  # fmt: skip
+
+
+def one_day(root: Path, exposures: int, store_settings: list[str]) -> dict[str, Any]:
     """Simulate two days of about ``exposures`` each into a fresh ``root``; run the stages on the
-    second."""
+    second, the online store set by ``store_settings``."""
     shutil.rmtree(root, ignore_errors=True)
     first = load_config(environ={}).simulate.start
     day = first + timedelta(days=1)
@@ -83,7 +107,9 @@ def one_day(root: Path, exposures: int) -> dict[str, Any]:
     stages = {
         "extract": run_stage(root, "extract", *window, *settings),
         "validate": run_stage(root, "validate", *window, *settings),
-        "features": run_stage(root, "features", "--ds", day.isoformat(), *settings),
+        "features": run_stage(
+            root, "features", "--ds", day.isoformat(), *settings, *store_settings
+        ),
         "build-dataset": run_stage(root, "build-dataset", "--ds", day.isoformat(), *settings),
     }
     rows = {
