@@ -27,7 +27,7 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 
-from benchmarks.processes import measured_run
+from benchmarks.processes import readers_side_by_side
 from benchmarks.run import write_result
 from components.core import layout
 from components.core.storage import LocalStorage
@@ -41,6 +41,7 @@ REPO = Path(__file__).resolve().parents[1]
 WORKDIR = REPO / "var" / "bench" / "evaluation-input"
 DS = date(2026, 11, 3)
 FILES, MAX_HISTORY = 4, 20
+READERS = ("in-memory", "streamed")
 POLICY = PolicyConfig((256, 256, 256, 8), max_history_items=MAX_HISTORY)
 
 
@@ -48,7 +49,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--users", type=int, default=2_000_000)
     parser.add_argument("--chunk-users", type=int, default=65_536)
-    parser.add_argument("--read", choices=["in-memory", "streamed"], help=argparse.SUPPRESS)
+    parser.add_argument("--read", choices=READERS, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     root = WORKDIR / f"users-{args.users}"
     if args.read:  # one reader, in this process: what the parent measures
@@ -57,13 +58,10 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
     started = time.perf_counter()
     write_split(root, args.users)
-    results: dict[str, Any] = {"users": args.users, "chunk_users": args.chunk_users}
-    for reader in ("in-memory", "streamed"):
-        command = [sys.executable, "-m", "benchmarks.evaluation_input", "--users", str(args.users)]
-        arguments = [*command, "--chunk-users", str(args.chunk_users), "--read", reader]
-        measured = measured_run(arguments, REPO)
-        results[reader] = {**json.loads(measured.stdout), "peak_rss_mib": measured.peak_rss_mib}
-        log.info("%s: %s", reader, results[reader])
+    flags = ["--users", str(args.users), "--chunk-users", str(args.chunk_users)]
+    readers = readers_side_by_side("benchmarks.evaluation_input", flags, READERS, REPO)
+    log.info("%s", readers)
+    results = {"users": args.users, "chunk_users": args.chunk_users, **readers}
     write_result("evaluation_input", results, time.perf_counter() - started)
     return 0
 

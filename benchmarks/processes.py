@@ -4,11 +4,14 @@ tree (a Spark stage's JVM is a child of the Python process that started it)."""
 from __future__ import annotations
 
 import contextlib
+import json
+import sys
 import tempfile
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import psutil
 
@@ -38,6 +41,18 @@ def measured_run(command: Sequence[str], cwd: Path, env: dict[str, str] | None =
     if process.wait():
         raise RuntimeError(f"{' '.join(command)} failed with exit code {process.returncode}")
     return Measured(round(seconds, 1), round(peak / 2**20), stdout)
+
+
+def readers_side_by_side(
+    module: str, flags: Sequence[str], readers: Sequence[str], cwd: Path
+) -> dict[str, dict[str, Any]]:
+    """``python -m MODULE FLAGS --read READER`` for each reader, each in its own process: the
+    JSON it prints, with the peak memory of its process."""
+    results = {}
+    for reader in readers:
+        measured = measured_run([sys.executable, "-m", module, *flags, "--read", reader], cwd)
+        results[reader] = {**json.loads(measured.stdout), "peak_rss_mib": measured.peak_rss_mib}
+    return results
 
 
 def _tree_rss(process: psutil.Process) -> int:

@@ -30,7 +30,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from benchmarks.processes import measured_run
+from benchmarks.processes import readers_side_by_side
 from benchmarks.run import write_result
 from components.core.storage import LocalStorage
 from components.trainer.sequences import Sequences, fold_examples
@@ -40,6 +40,7 @@ log = logging.getLogger("bench-training-input")
 REPO = Path(__file__).resolve().parents[1]
 WORKDIR = REPO / "var" / "bench" / "training-input"
 TOKENS_PER_ITEM, MAX_HISTORY, FILES, BATCH_SIZE = 4, 20, 4, 256
+READERS = ("in-memory", "streamed")
 ITEMS_PER_USER = (2, 40)  # uniform: a user's positives in the history window
 
 
@@ -47,7 +48,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--users", type=int, default=500_000)
     parser.add_argument("--window", type=int, default=262_144, help="streamed: shuffle_window")
-    parser.add_argument("--read", choices=["in-memory", "streamed"], help=argparse.SUPPRESS)
+    parser.add_argument("--read", choices=READERS, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     split = WORKDIR / f"users-{args.users}"
     if args.read:  # one reader, in this process: what the parent measures
@@ -56,12 +57,10 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
     started = time.perf_counter()
     examples = write_split(split, args.users)
-    results: dict[str, Any] = {"users": args.users, "examples": examples, "window": args.window}
-    for reader in ("in-memory", "streamed"):
-        command = [sys.executable, "-m", "benchmarks.training_input", "--users", str(args.users)]
-        measured = measured_run([*command, "--window", str(args.window), "--read", reader], REPO)
-        results[reader] = {**json.loads(measured.stdout), "peak_rss_mib": measured.peak_rss_mib}
-        log.info("%s: %s", reader, results[reader])
+    flags = ["--users", str(args.users), "--window", str(args.window)]
+    readers = readers_side_by_side("benchmarks.training_input", flags, READERS, REPO)
+    log.info("%s", readers)
+    results = {"users": args.users, "examples": examples, "window": args.window, **readers}
     write_result("training_input", results, time.perf_counter() - started)
     return 0
 
