@@ -33,7 +33,7 @@ from components.evaluate.metrics import NO_ITEM
 from components.evaluate.stage import evaluate
 from components.evaluate.streamed import StreamedSplit
 from components.experiment.report import render_report
-from components.policy.model import Policy
+from components.policy.model import Policy, PolicyConfig
 from components.policy.trie import SidTrie
 from components.simulate.truth import TrueRelevance
 from components.trainer.checkpoints import PolicyRun, StartingPoint
@@ -254,6 +254,7 @@ class TruthScore:
         self.dataset = dataset
         self.truth = truth
         self._optimal: np.ndarray | None = None
+        self._splits: dict[PolicyConfig, StreamedSplit] = {}  # read once per encoding
 
     @classmethod
     def load(
@@ -270,9 +271,12 @@ class TruthScore:
         """Per test user, the policy's top K by beam search, unconstrained (what the
         comparison reports) or ``constrained`` to the listed items (what is served)."""
         settings = self.config.evaluate
-        split = StreamedSplit(
-            self.dataset, "test", policy.config, settings.test_users, settings.chunk_users
-        )
+        split = self._splits.get(policy.config)
+        if split is None:
+            split = StreamedSplit(
+                self.dataset, "test", policy.config, settings.test_users, settings.chunk_users
+            )
+            self._splits[policy.config] = split
         ranked, _ = rank_items(
             policy, split, self.catalog, self.listed if constrained else None,
             settings.beam_width, settings.batch_size,
